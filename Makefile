@@ -7,7 +7,26 @@
 
 SIM = sim/liveid-sim
 
+# The extension (PGXS).  pg_config may be missing on a fresh machine until
+# `make deps` has run; the targets below install it and call make again.
+PG_CONFIG ?= pg_config
+EXTENSION = liveid
+MODULE_big = liveid
+OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))
+DATA = $(wildcard liveid--*.sql)
+PG_CPPFLAGS += -Isrc $(shell curl-config --cflags 2>/dev/null)
+SHLIB_LINK += $(shell curl-config --libs 2>/dev/null) -lcjson
+REGRESS = init settings request utility faults tls privileges drop
+REGRESS_OPTS = --load-extension=dblink --inputdir=. 
+
 all: sim
+
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(PGXS),)
+include $(PGXS)
+endif
+
+$(OBJS): src/liveid.h
 
 sim: $(SIM)
 
@@ -17,20 +36,22 @@ $(SIM): sim/*.c sim/*.h sim/Makefile
 deps:
 	scripts/deps.sh build test
 
-test: deps
-	$(MAKE) sim
+build: deps
+	$(MAKE) all
+	$(MAKE) install
+
+test: build
 	scripts/test.sh
 
-demo: deps
-	$(MAKE) sim
+demo: build
 	scripts/demo.sh
 
-bench: deps
+bench: build
 	scripts/deps.sh bench
-	$(MAKE) sim
 	bench/run.sh
 
-clean:
+clean: clean-sim
+clean-sim:
 	$(MAKE) -C sim clean
 
-.PHONY: all sim deps test demo bench clean
+.PHONY: sim deps build test demo bench clean-sim

@@ -31,7 +31,22 @@ run_suite() {
   fi
 }
 
+# pg_regress (sql/, expected/) against the simulator, in a throwaway cluster.
+regress() {
+  local out rc
+  out=$(scripts/with-sim.sh make -s installcheck 2>&1); rc=$?
+  echo "$out"
+  [ -f regression.diffs ] && cat regression.diffs
+  local total failed
+  total=$(echo "$out" | grep -cE '^(ok|not ok) |^test [a-z_]+ +\.\.\. ' || true)
+  failed=$(echo "$out" | grep -cE '^not ok |^test [a-z_]+ +\.\.\. FAILED' || true)
+  if [ "$total" -eq 0 ]; then failed=1; fi
+  echo "regress: $((total - failed)) passed, $failed failed"
+  return $rc
+}
+
 run_suite tap perl t/run-tap.pl t/sim/*.t
+run_suite regress regress
 
 echo "$passed passed, $failed failed"
 exit $status

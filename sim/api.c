@@ -239,7 +239,7 @@ GetQueue(SimRequest *rq, SimResponse *rs)
 		cJSON_AddTrueToObject(out, "success");
 		cJSON_AddStringToObject(out, "id_process", id);
 		cJSON_AddNumberToObject(out, "queue", metrics_queue(id, sim_now()));
-		resp_note(rs, "process=%s", id);
+		resp_note(rs, "org=%s process=%s", keyorg->code, id);
 		resp_json(rs, 200, out);
 	}
 	cJSON_Delete(body);

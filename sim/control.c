@@ -422,6 +422,48 @@ SimRequestState(SimRequest *rq, SimResponse *rs)
 	pthread_mutex_unlock(&state_lock);
 }
 
+/*
+ * How the call page sends the browser back to redirectUrl with the result:
+ * a form posting LiveIDPlusResult, or a link carrying it in the query
+ * (malloc'd HTML, or NULL without a redirect).
+ */
+static char *
+RedirectHtml(const AsyncRequest *r)
+{
+	const char *url = json_str(r->start, "redirectUrl");
+	const char *method = json_str(r->start, "redirectMethod");
+	char	   *out,
+			   *eurl,
+			   *eval;
+
+	if (url == NULL || r->result == NULL)
+		return NULL;
+	eurl = html_escape(url);
+	if (method && strcmp(method, "GET") == 0)
+	{
+		char	   *enc = url_encode(r->result);
+
+		eval = html_escape(enc);
+		free(enc);
+		out = malloc(strlen(eurl) + strlen(eval) + 256);
+		sprintf(out, "<p><a id=\"redirect\" href=\"%s%sLiveIDPlusResult=%s\">"
+				"Return to the organization</a></p>",
+				eurl, strchr(url, '?') ? "&amp;" : "?", eval);
+	}
+	else
+	{
+		eval = html_escape(r->result);
+		out = malloc(strlen(eurl) + strlen(eval) + 256);
+		sprintf(out, "<form id=\"redirect\" method=\"post\" action=\"%s\">"
+				"<input type=\"hidden\" name=\"LiveIDPlusResult\" value=\"%s\">"
+				"<button type=\"submit\">Return to the organization</button></form>",
+				eurl, eval);
+	}
+	free(eurl);
+	free(eval);
+	return out;
+}
+
 /* GET /app/call?uId=: the simulated call page. */
 static void
 CallPage(SimRequest *rq, SimResponse *rs)
@@ -431,8 +473,9 @@ CallPage(SimRequest *rq, SimResponse *rs)
 	char		html[4096];
 	const char *state;
 	bool		active = false;
-	cJSON	   *redirect;
-	char	   *org_name;
+	char	   *org_name,
+			   *back,
+			   *page;
 
 	pthread_mutex_lock(&state_lock);
 	if ((r = request_find(uid)) == NULL)
@@ -469,7 +512,7 @@ CallPage(SimRequest *rq, SimResponse *rs)
 		}
 	}
 	org_name = html_escape(r->org->name);
-	redirect = RedirectJson(r);
+	back = RedirectHtml(r);
 	snprintf(html, sizeof(html),
 			 "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">%s"
 			 "<title>LiveID+ (simulated) - %s</title>"
@@ -477,16 +520,16 @@ CallPage(SimRequest *rq, SimResponse *rs)
 			 "h1{color:#0a4d8c}</style></head><body>"
 			 "<h1>Video identification with %s</h1>"
 			 "<p id=\"status\" data-status=\"%s\">%s</p>"
-			 "<p><small>Simulated by liveid-sim: the call is driven by its /sim/ endpoints.</small></p>%s"
-			 "</body></html>\n",
+			 "<p><small>Simulated by liveid-sim: the call is driven by its /sim/ endpoints.</small></p>",
 			 active ? "<meta http-equiv=\"refresh\" content=\"3\">" : "",
 			 org_name, org_name,
-			 r->calls ? call_status_name(r->calls->status) : "new", state,
-			 redirect ? "<p>Returning you to the organization&hellip;</p>" : "");
+			 r->calls ? call_status_name(r->calls->status) : "new", state);
 	free(org_name);
-	cJSON_Delete(redirect);
 	pthread_mutex_unlock(&state_lock);
-	resp_html(rs, 200, sim_strdup(html));
+	page = malloc(strlen(html) + (back ? strlen(back) : 0) + 32);
+	sprintf(page, "%s%s</body></html>\n", html, back ? back : "");
+	free(back);
+	resp_html(rs, 200, page);
 }
 
 /* GET /sim/health */

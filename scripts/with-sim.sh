@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Runs a command with two LiveID+ simulators (plain http, and https with a
+# throwaway CA made here) and a throwaway PostgreSQL cluster configured for
+# them.  The command sees:
+#   LIVEID_SIM_URL, LIVEID_SIM_TLS_URL, LIVEID_TEST_CA   and pg_virtualenv's PG* variables
+# The cluster's postgresql.conf sets liveid.url and liveid.api_key (the
+# simulator's DEMO key) plus liveid_test.* values the regression tests read,
+# so no test's SQL or expected output holds a port or a key.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+work=$(mktemp -d /tmp/liveid-test.XXXXXX)
+chmod 755 "$work"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Starts a simulator; prints its port.
+start_sim() {
+  local name=$1; shift
+  sim/liveid-sim --port 0 --quiet "$@" >"$work/$name.port" 2>"$work/$name.log" &
+  pids+=($!)
+  for _ in $(seq 100); do [ -s "$work/$name.port" ] && break; sleep 0.05; done
+  [ -s "$work/$name.port" ] || { echo "with-sim.sh: simulator $name did not start" >&2; cat "$work/$name.log" >&2; exit 1; }
+  head -n1 "$work/$name.port"
+}
+
+# a throwaway CA and a certificate for localhost/127.0.0.1 (nothing committed)
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=liveid test CA" \
+  -keyout "$work/ca.key" -out "$work/ca.pem" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+  -keyout "$work/server.key" -out "$work/server.csr" 2>/dev/null
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$work/san.ext"
+openssl x509 -req -in "$work/server.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" \
+  -CAcreateserial -days 2 -extfile "$work/san.ext" -out "$work/server.pem" 2>/dev/null
+chmod 644 "$work"/*.pem
+
+port=$(start_sim plain)
+tls_port=$(start_sim tls --tls-cert "$work/server.pem" --tls-key "$work/server.key")
+
+export LIVEID_SIM_URL="http://127.0.0.1:$port"
+export LIVEID_SIM_TLS_URL="https://localhost:$tls_port"
+export LIVEID_TEST_CA="$work/ca.pem"
+key=demo-key-5f2b9c
+
+pg_virtualenv \
+  -o "shared_preload_libraries=liveid" \
+  -o "liveid.url=$LIVEID_SIM_URL" \
+  -o "liveid.api_key=$key" \
+  -o "liveid_test.api_key=$key" \
+  -o "liveid_test.sim_url=$LIVEID_SIM_URL" \
+  -o "liveid_test.tls_url=$LIVEID_SIM_TLS_URL" \
+  -o "liveid_test.ca_file=$LIVEID_TEST_CA" \
+  "$@"

@@ -1,0 +1,75 @@
+/*-------------------------------------------------------------------------
+ *
+ * liveid.h
+ *		Private declarations of the liveid extension; each section names
+ *		the file that owns it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef LIVEID_H
+#define LIVEID_H
+
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+#include "utils/jsonb.h"
+
+#define LIVEID_VERSION "1.0"
+
+/* in liveid.c: settings (read at each call) */
+extern char *liveid_url;
+extern char *liveid_organization;
+extern char *liveid_process;
+extern int	liveid_connect_timeout;	/* ms */
+extern int	liveid_timeout;			/* ms */
+extern char *liveid_ca_file;
+extern int	liveid_max_response_size;	/* bytes */
+extern const char *liveid_api_key(void);	/* the real key, never shown */
+
+/* in http.c: the only file that knows libcurl */
+typedef struct LiveidResponse
+{
+	long		status;			/* always 2xx: anything else was raised */
+	char	   *body;			/* palloc'd, NUL-terminated */
+	size_t		len;
+} LiveidResponse;
+
+/*
+ * One request to liveid.url || path.  body is JSON text or NULL; bearer a
+ * ConferenceToken for the endpoints that take one, or NULL.  Raises on any
+ * failure with the SQLSTATE of sql-api.md; returns only 2xx answers.
+ */
+extern LiveidResponse *liveid_http(const char *method, const char *path,
+								   const char *body, const char *bearer);
+extern void liveid_check_path(const char *path);	/* 22023 if unsafe */
+
+/* in json.c: the only file that knows cJSON */
+typedef struct cJSON LiveidJson;
+
+/* Parses an answer; 58000 if it is not JSON.  Freed with CurrentMemoryContext. */
+extern LiveidJson *liveid_json_parse(const char *text, size_t len,
+									 const char *method, const char *path);
+extern Jsonb *liveid_json_to_jsonb(const LiveidJson *json);
+extern char *liveid_json_error_text(const char *text, size_t len);	/* or NULL */
+/* typed members of an answer: 58000 naming the member when it is not so */
+extern const LiveidJson *liveid_json_object(const LiveidJson *json,
+											const char *what);
+extern int32 liveid_json_int(const LiveidJson *obj, const char *key);
+extern double liveid_json_number(const LiveidJson *obj, const char *key);
+extern char *liveid_json_string(const LiveidJson *obj, const char *key);
+extern const LiveidJson *liveid_json_array(const LiveidJson *obj,
+										   const char *key);
+extern const LiveidJson *liveid_json_member_object(const LiveidJson *obj,
+												   const char *key);
+extern int	liveid_json_array_size(const LiveidJson *arr);
+extern const LiveidJson *liveid_json_array_item(const LiveidJson *arr, int i);
+extern char *liveid_json_item_string(const LiveidJson *item, const char *what);
+/* the answer being read, for 58000 messages */
+extern void liveid_json_set_context(const char *method, const char *path);
+
+/* in utility.c: the utility APIs (set-returning) and liveid.request */
+extern const char *liveid_setting_or(const char *arg, const char *setting,
+									 const char *setting_name,
+									 const char *what);
+
+#endif							/* LIVEID_H */

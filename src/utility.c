@@ -1,0 +1,376 @@
+/*-------------------------------------------------------------------------
+ *
+ * utility.c
+ *		liveid.request() and the utility APIs as set-returning functions.
+ *
+ * Each function makes one HTTP call in a short-lived memory context, reads
+ * the answer's documented shape (liveid-api.md, "Utility APIs") here and
+ * nowhere else, and fills a tuplestore (materialize mode).  The context is
+ * a child of the caller's, so an ERROR frees it, and the cJSON tree it owns,
+ * with the rest.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "liveid.h"
+
+#include "fmgr.h"
+#include "funcapi.h"
+#include "datatype/timestamp.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
+#include "utils/json.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+#include "utils/uuid.h"
+
+/* one call to an endpoint and its parsed answer */
+typedef struct Call
+{
+	MemoryContext cxt;
+	MemoryContext old;
+	const LiveidJson *answer;
+	TimestampTz answered_at;
+} Call;
+
+/* Starts a short-lived context for a call. */
+static void
+CallBegin(Call *c)
+{
+	c->cxt = AllocSetContextCreate(CurrentMemoryContext, "liveid call",
+								   ALLOCSET_DEFAULT_SIZES);
+	c->old = MemoryContextSwitchTo(c->cxt);
+}
+
+/* Ends it: everything of the call, cJSON tree included, is freed. */
+static void
+CallEnd(Call *c)
+{
+	MemoryContextSwitchTo(c->old);
+	MemoryContextDelete(c->cxt);
+}
+
+/* POSTs a JSON body and parses the answer as an object (in c's context). */
+static void
+CallPost(Call *c, const char *path, const char *body, const char *what)
+{
+	LiveidResponse *r = liveid_http("POST", path, body, NULL);
+
+	c->answered_at = GetCurrentTimestamp();
+	c->answer = liveid_json_object(liveid_json_parse(r->body, r->len, "POST", path), what);
+}
+
+/*
+ * The argument, or the setting when the argument is NULL; 22023 with a
+ * hint naming the setting when neither is given.
+ */
+const char *
+liveid_setting_or(const char *arg, const char *setting, const char *setting_name,
+				  const char *what)
+{
+	const char *v = arg ? arg : setting;
+
+	if (v == NULL || *v == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("no %s given", what),
+				 arg ? errdetail("The %s argument is empty.", what)
+				 : errdetail("The %s argument is NULL and %s is not set.", what, setting_name),
+				 errhint("Pass %s => ..., or SET %s.", what, setting_name)));
+	return v;
+}
+
+/* The organization argument (text, may be NULL) or liveid.organization. */
+static const char *
+OrganizationArg(FunctionCallInfo fcinfo, int argno)
+{
+	return liveid_setting_or(PG_ARGISNULL(argno) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(argno)),
+							 liveid_organization, "liveid.organization", "organization");
+}
+
+/* The process argument (uuid, may be NULL) or liveid.process, as text. */
+static char *
+ProcessArg(FunctionCallInfo fcinfo, int argno)
+{
+	const char *v;
+
+	if (!PG_ARGISNULL(argno))
+		return DatumGetCString(DirectFunctionCall1(uuid_out, PG_GETARG_DATUM(argno)));
+	v = liveid_setting_or(NULL, liveid_process, "liveid.process", "process");
+	/* validate the setting as a UUID, saying which setting is wrong */
+	{
+		int			hex = 0;
+		bool		ok = strlen(v) == 36;
+
+		for (int i = 0; ok && i < 36; i++)
+		{
+			if (i == 8 || i == 13 || i == 18 || i == 23)
+				ok = v[i] == '-';
+			else
+				ok = isxdigit((unsigned char) v[i]) && ++hex;
+		}
+		if (!ok)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("liveid.process is not a UUID: \"%s\"", v),
+					 errhint("SET liveid.process to the process UUID Namirial issued.")));
+	}
+	return pstrdup(v);
+}
+
+/* {"<key>": "<value>"} with the value JSON-escaped. */
+static char *
+OneMemberBody(const char *key, const char *value)
+{
+	StringInfoData b;
+
+	initStringInfo(&b);
+	appendStringInfoChar(&b, '{');
+	escape_json(&b, key);
+	appendStringInfoChar(&b, ':');
+	escape_json(&b, value);
+	appendStringInfoChar(&b, '}');
+	return b.data;
+}
+
+PG_FUNCTION_INFO_V1(liveid_request);
+
+/*
+ * liveid.request(method, path, body): one authenticated call, its JSON
+ * answer as jsonb (NULL for an empty answer).
+ */
+Datum
+liveid_request(PG_FUNCTION_ARGS)
+{
+	static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
+	char	   *method,
+			   *path,
+			   *body = NULL;
+	bool		known = false;
+	Call		c;
+	LiveidResponse *r;
+	Jsonb	   *result = NULL;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be NULL", PG_ARGISNULL(0) ? "method" : "path")));
+	method = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	path = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	for (int i = 0; i < lengthof(methods); i++)
+		known |= (pg_strcasecmp(method, methods[i]) == 0);
+	if (!known)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unsupported HTTP method \"%s\"", method),
+				 errhint("Use GET, POST, PUT, PATCH or DELETE.")));
+	for (char *p = method; *p; p++)
+		*p = pg_toupper((unsigned char) *p);
+	liveid_check_path(path);
+	if (!PG_ARGISNULL(2))
+	{
+		Jsonb	   *jb = PG_GETARG_JSONB_P(2);
+
+		body = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+	}
+
+	CallBegin(&c);
+	r = liveid_http(method, path, body, NULL);
+	if (r->len > 0)
+	{
+		const LiveidJson *answer = liveid_json_parse(r->body, r->len, method, path);
+
+		MemoryContextSwitchTo(c.old);
+		result = liveid_json_to_jsonb(answer);
+		MemoryContextSwitchTo(c.cxt);
+	}
+	CallEnd(&c);
+	if (result == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_JSONB_P(result);
+}
+
+/* Puts one row into the materialized result. */
+static void
+PutRow(FunctionCallInfo fcinfo, Datum *values, bool *nulls)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+PG_FUNCTION_INFO_V1(liveid_available_operators);
+
+/* liveid.available_operators(organization): one row. */
+Datum
+liveid_available_operators(PG_FUNCTION_ARGS)
+{
+	const char *org;
+	Call		c;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	InitMaterializedSRF(fcinfo, 0);
+	org = OrganizationArg(fcinfo, 0);
+	CallBegin(&c);
+	CallPost(&c, "/api/service/getAvailableOperators", OneMemberBody("orgCode", org),
+			 "{\"availableOperators\": n}");
+	values[1] = Int32GetDatum(liveid_json_int(c.answer, "availableOperators"));
+	MemoryContextSwitchTo(c.old);
+	values[0] = CStringGetTextDatum(org);
+	PutRow(fcinfo, values, nulls);
+	MemoryContextSwitchTo(c.cxt);
+	CallEnd(&c);
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(liveid_queue);
+
+/* liveid.queue(process): one row. */
+Datum
+liveid_queue(PG_FUNCTION_ARGS)
+{
+	char	   *process;
+	Call		c;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	InitMaterializedSRF(fcinfo, 0);
+	process = ProcessArg(fcinfo, 0);
+	CallBegin(&c);
+	CallPost(&c, "/api/service/getQueue", OneMemberBody("id_process", process),
+			 "{\"queue\": n}");
+	values[1] = Int32GetDatum(liveid_json_int(c.answer, "queue"));
+	MemoryContextSwitchTo(c.old);
+	values[0] = DirectFunctionCall1(uuid_in, CStringGetDatum(process));
+	PutRow(fcinfo, values, nulls);
+	MemoryContextSwitchTo(c.cxt);
+	CallEnd(&c);
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(liveid_available_languages);
+
+/* liveid.available_languages(organization): one row per language. */
+Datum
+liveid_available_languages(PG_FUNCTION_ARGS)
+{
+	const char *org;
+	Call		c;
+	const LiveidJson *langs;
+	int			n;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	char	  **codes;
+
+	InitMaterializedSRF(fcinfo, 0);
+	org = OrganizationArg(fcinfo, 0);
+	CallBegin(&c);
+	CallPost(&c, "/api/service/availableLanguages", OneMemberBody("orgCode", org),
+			 "{\"languages\": [...]}");
+	langs = liveid_json_array(c.answer, "languages");
+	n = liveid_json_array_size(langs);
+	codes = palloc(sizeof(char *) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		codes[i] = liveid_json_item_string(liveid_json_array_item(langs, i), "\"languages\"");
+	MemoryContextSwitchTo(c.old);
+	values[0] = CStringGetTextDatum(org);
+	for (int i = 0; i < n; i++)
+	{
+		values[1] = CStringGetTextDatum(codes[i]);
+		PutRow(fcinfo, values, nulls);
+	}
+	MemoryContextSwitchTo(c.cxt);
+	CallEnd(&c);
+	return (Datum) 0;
+}
+
+/* A "YYYY-MM-DD" date of an answer as the timestamptz of its UTC midnight. */
+static TimestampTz
+DayStart(const char *s)
+{
+	int			y,
+				m,
+				d,
+				n = 0;
+
+	if (sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || n != 10 || s[10] != '\0' ||
+		m < 1 || m > 12 || d < 1 || d > day_tab[isleap(y)][m - 1] || !IS_VALID_JULIAN(y, m, d))
+		ereport(ERROR,
+				(errcode(ERRCODE_SYSTEM_ERROR),
+				 errmsg("LiveID+ answer does not have the expected shape"),
+				 errdetail_internal("The member \"date\" is not a date (YYYY-MM-DD): \"%s\".", s)));
+	return (TimestampTz) (date2j(y, m, d) - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY;
+}
+
+/* An interval of (fractional) seconds. */
+static Datum
+SecondsInterval(double seconds)
+{
+	Interval   *iv = palloc0(sizeof(Interval));
+
+	if (seconds < 0 || seconds > 1e9)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYSTEM_ERROR),
+				 errmsg("LiveID+ answer does not have the expected shape"),
+				 errdetail_internal("The member \"averageWaitingSeconds\" is out of range: %g.", seconds)));
+	iv->time = (TimeOffset) rint(seconds * USECS_PER_SEC);
+	return IntervalPGetDatum(iv);
+}
+
+/* One row of daily_waiting_times from a {averageWaitingSeconds, calls} object. */
+static void
+PutWaitingRow(FunctionCallInfo fcinfo, Call *c, const char *org,
+			  const LiveidJson *o, TimestampTz from, TimestampTz to)
+{
+	double		avg = liveid_json_number(o, "averageWaitingSeconds");
+	int32		calls = liveid_json_int(o, "calls");
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+
+	MemoryContextSwitchTo(c->old);
+	values[0] = CStringGetTextDatum(org);
+	values[1] = TimestampTzGetDatum(from);
+	values[2] = TimestampTzGetDatum(to);
+	values[3] = SecondsInterval(avg);
+	values[4] = Int32GetDatum(calls);
+	PutRow(fcinfo, values, nulls);
+	MemoryContextSwitchTo(c->cxt);
+}
+
+PG_FUNCTION_INFO_V1(liveid_daily_waiting_times);
+
+/*
+ * liveid.daily_waiting_times(organization): a row per day of the last week
+ * ([day, day + 1) in UTC) and one for the last 60 minutes ([now - 1h, now),
+ * now being when the answer arrived).
+ */
+Datum
+liveid_daily_waiting_times(PG_FUNCTION_ARGS)
+{
+	const char *org;
+	Call		c;
+	const LiveidJson *week;
+	int			n;
+
+	InitMaterializedSRF(fcinfo, 0);
+	org = OrganizationArg(fcinfo, 0);
+	CallBegin(&c);
+	CallPost(&c, "/api/service/getDailyWaitingTimes", OneMemberBody("orgCode", org),
+			 "{\"lastWeek\": [...], \"last60Minutes\": {...}}");
+	week = liveid_json_array(c.answer, "lastWeek");
+	n = liveid_json_array_size(week);
+	for (int i = 0; i < n; i++)
+	{
+		const LiveidJson *day = liveid_json_object(liveid_json_array_item(week, i),
+												   "an object per day in \"lastWeek\"");
+		TimestampTz from = DayStart(liveid_json_string(day, "date"));
+
+		PutWaitingRow(fcinfo, &c, org, day, from, from + USECS_PER_DAY);
+	}
+	PutWaitingRow(fcinfo, &c, org, liveid_json_member_object(c.answer, "last60Minutes"),
+				  c.answered_at - USECS_PER_HOUR, c.answered_at);
+	CallEnd(&c);
+	return (Datum) 0;
+}

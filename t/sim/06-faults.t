@@ -1,0 +1,239 @@
+# The fault organizations and processes: every form of the README's table,
+# by organization code and by process id, on the endpoints that name them.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use Test::More;
+use POSIX ();
+use SimTest;
+
+my $sim = start_sim();
+
+# getAvailableOperators of an organization code / getQueue of a process id
+sub ops   { my ($org, %o) = @_; req('POST', '/api/service/getAvailableOperators', apikey => DEMO_KEY, json => { orgCode => $org }, %o) }
+sub queue { my ($pid, %o) = @_; req('POST', '/api/service/getQueue', apikey => DEMO_KEY, json => { id_process => $pid }, %o) }
+sub fp    { fault_process(@_) }
+
+sub redirected_hits { req('GET', '/sim/stats')->{json}{redirectedHits} }
+
+subtest 'FAULT-DELAY-<ms>: the normal answer after that many ms' => sub {
+    my $r = ops('FAULT-DELAY-400');
+    is($r->{status}, 200, 'by org code: 200');
+    cmp_ok($r->{wall}, '>=', 0.4, 'it took at least 400 ms');
+    cmp_ok($r->{wall}, '<', 3, 'and not much longer');
+    is(jtype($r->{json}{availableOperators}), 'integer', 'availableOperators an integer');
+    is($r->{json}{orgCode}, 'FAULT-DELAY-400', 'orgCode echoed');
+
+    $r = queue(fp(1, 300));
+    is($r->{status}, 200, 'by process id (00000000-fa17-4001-8000-000000000300): 200');
+    cmp_ok($r->{wall}, '>=', 0.3, 'it took at least 300 ms');
+    is(jtype($r->{json}{queue}), 'integer', 'queue an integer');
+    is($r->{json}{id_process}, fp(1, 300), 'id_process echoed');
+
+    $r = req('POST', '/api/service/availableLanguages', apikey => ACME_KEY, json => { orgCode => 'FAULT-DELAY-200' });
+    is($r->{status}, 200, 'availableLanguages with another configured key: 200');
+    cmp_ok($r->{wall}, '>=', 0.2, 'after 200 ms');
+    is(ref $r->{json}{languages}, 'ARRAY', 'languages an array');
+
+    $r = push_async_call(fields => [ id_organization => 'FAULT-DELAY-300' ]);
+    is($r->{status}, 200, 'pushAsyncCall of a FAULT-DELAY organization (any process): 200');
+    cmp_ok($r->{wall}, '>=', 0.3, 'after 300 ms');
+    ok(is_uuid($r->{uId}), 'a uId');
+};
+
+subtest 'a delay fault does not hold up other requests' => sub {
+    my $pid = fork // die;
+    if (!$pid) {
+        exec('curl', '-s', '-o', '/dev/null', '--max-time', '5', '-H', 'apikey: ' . DEMO_KEY,
+            '-H', 'Content-Type: application/json', '--data-binary', '{"orgCode":"FAULT-DELAY-1500"}',
+            $sim->url('/api/service/getAvailableOperators')) or POSIX::_exit(127);
+    }
+    select(undef, undef, undef, 0.2);
+    my $t0 = now_hires();
+    my @st = map { req('POST', '/api/service/getQueue', apikey => DEMO_KEY,
+            json => { id_process => DEMO_LIVE })->{status} } 1 .. 3;
+    my $took = now_hires() - $t0;
+    is_deeply(\@st, [ 200, 200, 200 ], 'three requests answered during the delay');
+    cmp_ok($took, '<', 1.0, 'quickly') or diag "took $took s";
+    waitpid($pid, 0);
+};
+
+subtest 'FAULT-STATUS-<code>: that status with {"success":false,"error":"simulated status <code>"}' => sub {
+    for my $code (503, 429, 500) {
+        my $r = ops("FAULT-STATUS-$code");
+        is($r->{status}, $code, "FAULT-STATUS-$code: $code");
+        is_deeply($r->{json}, { success => JSON::PP::false, error => "simulated status $code" },
+            'the body');
+    }
+    my $r = queue(fp(2, 502));
+    is($r->{status}, 502, 'by process id: 502');
+    is($r->{json}{error}, 'simulated status 502', 'the error');
+    $r = queue(fp(2, 503), apikey => ACME_KEY);
+    is($r->{status}, 503, 'a fault process belongs to every organization (ACME key): 503');
+    $r = ops('FAULT-STATUS-503', apikey => ACME_KEY);
+    is($r->{status}, 503, 'a fault organization accepts any configured key');
+    is(ops('FAULT-STATUS-503', apikey => undef)->{status}, 401, 'but not a missing apikey: 401');
+    is(ops('FAULT-STATUS-503', apikey => 'bogus')->{status}, 401, 'nor a wrong one: 401');
+
+    $r = push_async_call(fields => [ id_organization => 'FAULT-STATUS-502' ]);
+    is($r->{status}, 502, 'pushAsyncCall by org code: 502');
+    $r = push_async_call(fields => [ id_process => fp(2, 504) ]);
+    is($r->{status}, 504, 'pushAsyncCall by process id: 504');
+    $r = req('POST', '/app/service-start', form => [ start_fields(id_organization => 'FAULT-STATUS-500') ]);
+    is($r->{status}, 500, 'service-start by org code: 500');
+    $r = req('POST', '/app/service-start', form => [ start_fields(id_process => fp(2, 503)) ]);
+    is($r->{status}, 503, 'service-start by process id: 503');
+    $r = req('POST', '/api/v2/registerAlertEmail', apikey => DEMO_KEY,
+        json => { processId => fp(2, 503), email => 'ops@demo-bank.example' });
+    is($r->{status}, 503, 'registerAlertEmail by process id: 503');
+    $r = req('POST', '/api/service/getDailyWaitingTimes', apikey => DEMO_KEY,
+        json => { orgCode => 'FAULT-STATUS-504' });
+    is($r->{status}, 504, 'getDailyWaitingTimes: 504');
+};
+
+subtest 'FAULT-NOTJSON: 200 with an HTML body' => sub {
+    for my $r ([ 'by org code', ops('FAULT-NOTJSON') ], [ 'by process id', queue(fp(3)) ]) {
+        my ($what, $res) = @$r;
+        is($res->{status}, 200, "$what: 200");
+        ok(length $res->{body}, "$what: a body");
+        ok(!defined json_decode($res->{body}), "$what: not JSON");
+        like($res->{body}, qr/<html|<!DOCTYPE/i, "$what: HTML");
+    }
+};
+
+subtest 'FAULT-SHAPE[-n]: 200 JSON of the wrong shape' => sub {
+    for my $org ('FAULT-SHAPE', 'FAULT-SHAPE-1') {
+        my $r = ops($org);
+        is($r->{status}, 200, "$org: 200");
+        is(ref $r->{json}, 'HASH', "$org: a JSON object");
+        ok(!exists $r->{json}{availableOperators}, "$org: availableOperators missing");
+    }
+    my $r = ops('FAULT-SHAPE-2');
+    is($r->{status}, 200, 'FAULT-SHAPE-2: 200');
+    ok(exists $r->{json}{availableOperators}, 'FAULT-SHAPE-2: availableOperators present');
+    unlike(jtype($r->{json}{availableOperators}), qr/^(?:integer|number)$/, 'but not a number');
+    $r = ops('FAULT-SHAPE-3');
+    is($r->{status}, 200, 'FAULT-SHAPE-3: 200');
+    is(ref $r->{json}, 'ARRAY', 'FAULT-SHAPE-3: a top-level array');
+
+    $r = queue(fp(4, 1));
+    is(ref $r->{json}, 'HASH', 'process shape 1: an object');
+    ok(!exists $r->{json}{queue}, 'process shape 1: queue missing');
+    $r = queue(fp(4, 2));
+    ok(exists $r->{json}{queue}, 'process shape 2: queue present');
+    unlike(jtype($r->{json}{queue}), qr/^(?:integer|number)$/, 'process shape 2: but not a number');
+    is(ref queue(fp(4, 3))->{json}, 'ARRAY', 'process shape 3: a top-level array');
+
+    $r = req('POST', '/api/service/availableLanguages', apikey => DEMO_KEY, json => { orgCode => 'FAULT-SHAPE-2' });
+    ok(exists $r->{json}{languages} && ref $r->{json}{languages} ne 'ARRAY',
+        'availableLanguages shape 2: languages not an array');
+    $r = push_async_call(fields => [ id_organization => 'FAULT-SHAPE-1' ]);
+    is($r->{status}, 200, 'pushAsyncCall shape 1: 200');
+    ok(ref $r->{json} eq 'HASH' && !exists $r->{json}{uId}, 'pushAsyncCall shape 1: no uId');
+};
+
+subtest 'FAULT-TRUNCATE: Content-Length promised, half the body, connection closed' => sub {
+    for my $r ([ 'by org code', ops('FAULT-TRUNCATE') ], [ 'by process id', queue(fp(5)) ]) {
+        my ($what, $res) = @$r;
+        my $len = $res->{headers}{'content-length'};
+        ok(defined $len && $len > 0, "$what: a Content-Length") or next;
+        is($res->{status}, 200, "$what: status 200 announced");
+        is($res->{curl_exit}, 18, "$what: curl reports a partial transfer (18)")
+          or diag $res->{curl_error};
+        cmp_ok($res->{size}, '<', $len, "$what: fewer bytes than promised");
+        ok(abs($res->{size} - $len / 2) <= 1, "$what: about half ($res->{size} of $len)");
+    }
+};
+
+subtest 'FAULT-RESET: TCP reset, no answer' => sub {
+    for my $r ([ 'by org code', ops('FAULT-RESET') ], [ 'by process id', queue(fp(6)) ],
+        [ 'pushAsyncCall', push_async_call(fields => [ id_organization => 'FAULT-RESET' ]) ])
+    {
+        my ($what, $res) = @$r;
+        is($res->{status}, 0, "$what: no HTTP status");
+        is($res->{curl_exit}, 56, "$what: curl: receive failure (56)") or diag $res->{curl_error};
+        like($res->{curl_error}, qr/reset/i, "$what: connection reset by peer");
+    }
+};
+
+subtest 'FAULT-BIG[-bytes]: a JSON body of that size with Content-Length' => sub {
+    my $r = ops('FAULT-BIG', output => '/dev/null', timeout => 20);
+    is($r->{status}, 200, 'FAULT-BIG: 200');
+    is($r->{curl_exit}, 0, 'a complete transfer');
+    cmp_ok($r->{size}, '>', 8_000_000, 'more than 8 MB');
+    is($r->{size}, 16 * 1024 * 1024, '16 MiB by default');
+    is($r->{headers}{'content-length'}, $r->{size}, 'Content-Length announced');
+    my $capped = ops('FAULT-BIG', output => '/dev/null', curl_args => [ '--max-filesize', '8000000' ]);
+    is($capped->{curl_exit}, 63, 'a client capping at 8 MB refuses it (curl 63)');
+
+    $r = ops('FAULT-BIG-1000');
+    is($r->{size}, 1000, 'FAULT-BIG-1000: 1000 bytes');
+    is($r->{headers}{'content-length'}, 1000, 'Content-Length 1000');
+    ok(defined $r->{json}, 'JSON');
+    $r = queue(fp(7, 5000));
+    is($r->{size}, 5000, 'by process id: 5000 bytes');
+    ok(defined $r->{json}, 'JSON');
+};
+
+subtest 'FAULT-BIGCHUNKED[-bytes]: the same, chunked' => sub {
+    my $r = ops('FAULT-BIGCHUNKED-2000');
+    is($r->{status}, 200, 'status 200');
+    ok(!exists $r->{headers}{'content-length'}, 'no Content-Length');
+    like($r->{headers}{'transfer-encoding'} // '', qr/chunked/i, 'Transfer-Encoding: chunked');
+    is($r->{size}, 2000, '2000 bytes');
+    ok(defined $r->{json}, 'JSON');
+    $r = queue(fp(8, 3000));
+    is($r->{size}, 3000, 'by process id: 3000 bytes');
+    ok(!exists $r->{headers}{'content-length'}, 'no Content-Length');
+    $r = ops('FAULT-BIGCHUNKED', output => '/dev/null', timeout => 20);
+    is($r->{curl_exit}, 0, 'FAULT-BIGCHUNKED: a complete transfer');
+    cmp_ok($r->{size}, '>', 8_000_000, 'more than 8 MB');
+    is($r->{size}, 16 * 1024 * 1024, '16 MiB by default');
+    ok(!exists $r->{headers}{'content-length'}, 'no Content-Length');
+};
+
+subtest 'FAULT-TRICKLE-<ms>: the normal answer, one byte every that many ms' => sub {
+    my $r = ops('FAULT-TRICKLE-10', timeout => 20);
+    is($r->{status}, 200, 'by org code: 200');
+    is($r->{curl_exit}, 0, 'complete');
+    is(jtype($r->{json}{availableOperators}), 'integer', 'the normal answer');
+    my $min = ($r->{size} - 1) * 0.010 * 0.8;
+    cmp_ok($r->{wall}, '>=', $min, "slow: at least ~10 ms per byte of the $r->{size}");
+    $r = queue(fp(9, 5), timeout => 20);
+    is($r->{status}, 200, 'by process id: 200');
+    is(jtype($r->{json}{queue}), 'integer', 'the normal answer');
+    cmp_ok($r->{wall}, '>=', ($r->{size} - 1) * 0.005 * 0.8, 'slow: ~5 ms per byte');
+};
+
+subtest 'FAULT-REDIRECT[-code]: a 3xx to /sim/redirected on another host name' => sub {
+    my $port = $sim->port;
+    is(redirected_hits(), 0, '/sim/stats: redirectedHits 0 at first');
+    my $r = ops('FAULT-REDIRECT');
+    is($r->{status}, 302, 'by org code: 302 by default');
+    like($r->{headers}{location} // '', qr{^http://localhost:$port/sim/redirected\b},
+        'to localhost (the request named 127.0.0.1)');
+    is(ops('FAULT-REDIRECT-307')->{status}, 307, 'FAULT-REDIRECT-307: 307');
+    $r = queue(fp('a', 301));
+    is($r->{status}, 301, 'by process id: 301');
+    like($r->{headers}{location} // '', qr{^http://localhost:$port/sim/redirected\b}, 'to localhost');
+    $r = req('POST', "http://localhost:$port/api/service/getAvailableOperators", apikey => DEMO_KEY,
+        json => { orgCode => 'FAULT-REDIRECT-308' });
+    is($r->{status}, 308, 'asked on localhost: 308');
+    like($r->{headers}{location} // '', qr{^http://127\.0\.0\.1:$port/sim/redirected\b}, 'to 127.0.0.1');
+    is(redirected_hits(), 0, 'no redirect followed: redirectedHits still 0');
+
+    my $f = req('GET', "http://localhost:$port/sim/redirected");
+    is($f->{status}, 200, 'following it: /sim/redirected answers 200');
+    is(redirected_hits(), 1, 'redirectedHits 1');
+};
+
+subtest 'after all the faults the simulator is well' => sub {
+    my $h = req('GET', '/sim/health');
+    is($h->{status}, 200, '/sim/health: 200');
+    ok($h->{json}{success}, 'success');
+    is(queue(DEMO_LIVE)->{status}, 200, 'a normal request: 200');
+    ok($sim->alive, 'the process is alive');
+};
+
+done_testing;
