@@ -19,14 +19,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts a simulator; prints its port.
+# Starts a simulator (not in a subshell, so that cleanup knows its pid);
+# its port is then in $work/<name>.port.
 start_sim() {
   local name=$1; shift
   sim/liveid-sim --port 0 --quiet "$@" >"$work/$name.port" 2>"$work/$name.log" &
   pids+=($!)
   for _ in $(seq 100); do [ -s "$work/$name.port" ] && break; sleep 0.05; done
   [ -s "$work/$name.port" ] || { echo "with-sim.sh: simulator $name did not start" >&2; cat "$work/$name.log" >&2; exit 1; }
-  head -n1 "$work/$name.port"
 }
 
 # a throwaway CA and a certificate for localhost/127.0.0.1 (nothing committed)
@@ -39,8 +39,10 @@ openssl x509 -req -in "$work/server.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key
   -CAcreateserial -days 2 -extfile "$work/san.ext" -out "$work/server.pem" 2>/dev/null
 chmod 644 "$work"/*.pem
 
-port=$(start_sim plain)
-tls_port=$(start_sim tls --tls-cert "$work/server.pem" --tls-key "$work/server.key")
+start_sim plain
+start_sim tls --tls-cert "$work/server.pem" --tls-key "$work/server.key"
+port=$(head -n1 "$work/plain.port")
+tls_port=$(head -n1 "$work/tls.port")
 
 export LIVEID_SIM_URL="http://127.0.0.1:$port"
 export LIVEID_SIM_TLS_URL="https://localhost:$tls_port"

@@ -464,6 +464,8 @@ liveid_http(const char *method, const char *path, const char *body,
 	}
 	PG_END_TRY();
 
+	if (t.data)
+		t.data[t.len] = '\0';	/* WriteBody always leaves room */
 	if (t.interrupted)
 	{
 		/* the connection is mid-answer: drop it rather than reuse it */
@@ -493,7 +495,6 @@ liveid_http(const char *method, const char *path, const char *body,
 	resp = palloc(sizeof(LiveidResponse));
 	resp->status = status;
 	resp->len = t.len;
-	resp->body = t.data ? t.data : palloc(1);
-	resp->body[resp->len] = '\0';
+	resp->body = t.data ? t.data : palloc0(1);
 	return resp;
 }

@@ -200,6 +200,29 @@ PutRow(FunctionCallInfo fcinfo, Datum *values, bool *nulls)
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
+/*
+ * The utility APIs whose answer is one integer member: one row of the
+ * subject (organization or process, made by the caller) and that integer.
+ */
+static Datum
+IntegerRow(FunctionCallInfo fcinfo, const char *path, const char *body,
+		   const char *member, Datum subject)
+{
+	Call		c;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	char		shape[64];
+
+	snprintf(shape, sizeof(shape), "{\"%s\": n}", member);
+	CallBegin(&c);
+	CallPost(&c, path, body, shape);
+	values[0] = subject;
+	values[1] = Int32GetDatum(liveid_json_int(c.answer, member));
+	PutRow(fcinfo, values, nulls);
+	CallEnd(&c);
+	return (Datum) 0;
+}
+
 PG_FUNCTION_INFO_V1(liveid_available_operators);
 
 /* liveid.available_operators(organization): one row. */
@@ -207,22 +230,12 @@ Datum
 liveid_available_operators(PG_FUNCTION_ARGS)
 {
 	const char *org;
-	Call		c;
-	Datum		values[2];
-	bool		nulls[2] = {false, false};
 
 	InitMaterializedSRF(fcinfo, 0);
 	org = OrganizationArg(fcinfo, 0);
-	CallBegin(&c);
-	CallPost(&c, "/api/service/getAvailableOperators", OneMemberBody("orgCode", org),
-			 "{\"availableOperators\": n}");
-	values[1] = Int32GetDatum(liveid_json_int(c.answer, "availableOperators"));
-	MemoryContextSwitchTo(c.old);
-	values[0] = CStringGetTextDatum(org);
-	PutRow(fcinfo, values, nulls);
-	MemoryContextSwitchTo(c.cxt);
-	CallEnd(&c);
-	return (Datum) 0;
+	return IntegerRow(fcinfo, "/api/service/getAvailableOperators",
+					  OneMemberBody("orgCode", org), "availableOperators",
+					  CStringGetTextDatum(org));
 }
 
 PG_FUNCTION_INFO_V1(liveid_queue);
@@ -232,22 +245,12 @@ Datum
 liveid_queue(PG_FUNCTION_ARGS)
 {
 	char	   *process;
-	Call		c;
-	Datum		values[2];
-	bool		nulls[2] = {false, false};
 
 	InitMaterializedSRF(fcinfo, 0);
 	process = ProcessArg(fcinfo, 0);
-	CallBegin(&c);
-	CallPost(&c, "/api/service/getQueue", OneMemberBody("id_process", process),
-			 "{\"queue\": n}");
-	values[1] = Int32GetDatum(liveid_json_int(c.answer, "queue"));
-	MemoryContextSwitchTo(c.old);
-	values[0] = DirectFunctionCall1(uuid_in, CStringGetDatum(process));
-	PutRow(fcinfo, values, nulls);
-	MemoryContextSwitchTo(c.cxt);
-	CallEnd(&c);
-	return (Datum) 0;
+	return IntegerRow(fcinfo, "/api/service/getQueue",
+					  OneMemberBody("id_process", process), "queue",
+					  DirectFunctionCall1(uuid_in, CStringGetDatum(process)));
 }
 
 PG_FUNCTION_INFO_V1(liveid_available_languages);
