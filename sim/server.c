@@ -57,6 +57,8 @@ static atomic_long stat_4xx;
 static atomic_long stat_5xx;
 static atomic_long stat_faults;
 static atomic_long stat_redirected;
+static atomic_long stat_connections;
+static char last_user_agent[256];
 static int	listen_port;
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -606,6 +608,14 @@ AccessHandler(void *cls, struct MHD_Connection *conn, const char *url,
 	if (ctx->too_large)
 		return MHD_YES;			/* the 413 is already queued */
 
+	{
+		const char *ua = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+													 MHD_HTTP_HEADER_USER_AGENT);
+
+		pthread_mutex_lock(&log_lock);
+		snprintf(last_user_agent, sizeof(last_user_agent), "%s", ua ? ua : "");
+		pthread_mutex_unlock(&log_lock);
+	}
 	rq.conn = conn;
 	rq.method = method;
 	rq.path = url;
@@ -669,6 +679,15 @@ RequestCompleted(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* Counts accepted connections (keep-alive reuse shows as few of them). */
+static void
+ConnectionNotify(void *cls, struct MHD_Connection *conn, void **socket_context,
+				 enum MHD_ConnectionNotificationCode toe)
+{
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+		atomic_fetch_add(&stat_connections, 1);
+}
+
 /* libmicrohttpd's own diagnostics (malformed requests and the like). */
 static void
 MhdLogger(void *cls, const char *fmt, va_list ap)
@@ -719,6 +738,7 @@ server_start(char *err, size_t errlen)
 						 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) sim_opts.conn_timeout,
 						 MHD_OPTION_CONNECTION_LIMIT, (unsigned int) 1000,
 						 MHD_OPTION_NOTIFY_COMPLETED, RequestCompleted, NULL,
+						 MHD_OPTION_NOTIFY_CONNECTION, ConnectionNotify, NULL,
 						 sim_opts.tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
 						 MHD_OPTION_HTTPS_MEM_KEY, key,
 						 MHD_OPTION_END);
@@ -761,6 +781,10 @@ server_stats_json(void)
 	cJSON_AddNumberToObject(o, "status5xx", (double) atomic_load(&stat_5xx));
 	cJSON_AddNumberToObject(o, "faults", (double) atomic_load(&stat_faults));
 	cJSON_AddNumberToObject(o, "redirectedHits", (double) atomic_load(&stat_redirected));
+	cJSON_AddNumberToObject(o, "connections", (double) atomic_load(&stat_connections));
+	pthread_mutex_lock(&log_lock);
+	cJSON_AddStringToObject(o, "lastUserAgent", last_user_agent);
+	pthread_mutex_unlock(&log_lock);
 	return o;
 }
 

@@ -33,6 +33,14 @@ SELECT try($$SELECT * FROM liveid.available_operators('FAULT-REDIRECT')$$);
 SELECT try($$SELECT * FROM liveid.available_operators('FAULT-REDIRECT-307')$$);
 SELECT liveid.request('GET', '/sim/stats') ->> 'redirectedHits' AS redirected_hits;
 
+-- One connection per backend, kept alive across calls; a User-Agent that
+-- names liveid, libcurl and PostgreSQL.
+SELECT (liveid.request('GET', '/sim/stats') ->> 'connections')::int AS connections_before \gset
+SELECT count(*) AS calls FROM generate_series(1, 20), LATERAL liveid.available_operators('DEMO');
+SELECT (liveid.request('GET', '/sim/stats') ->> 'connections')::int - :connections_before AS new_connections;
+SELECT liveid.request('GET', '/sim/stats') ->> 'lastUserAgent'
+       ~ '^liveid/1\.0 libcurl/[0-9.]+ PostgreSQL/[0-9.]+' AS user_agent_ok;
+
 -- Errors from the service: its own message in DETAIL.
 \set VERBOSITY default
 SELECT * FROM liveid.available_operators('NO-SUCH-ORG');
