@@ -21,6 +21,13 @@ SELECT f AS fault, try(format('SELECT * FROM liveid.available_operators(%L)', f)
     'FAULT-DELAY-100',
     'FAULT-TRICKLE-5']) AS f;
 
+-- An answer of the wrong shape names what was missing or mistyped.
+\set VERBOSITY default
+SELECT * FROM liveid.available_operators('FAULT-SHAPE-1');
+SELECT * FROM liveid.available_operators('FAULT-SHAPE-2');
+SELECT * FROM liveid.available_languages('FAULT-SHAPE-3');
+\set VERBOSITY terse
+
 -- The same through a process id, and for the other functions.
 SELECT try($$SELECT * FROM liveid.queue('00000000-fa17-4002-8000-000000000502')$$);
 SELECT try($$SELECT * FROM liveid.queue('00000000-fa17-4004-8000-000000000002')$$);

@@ -4,9 +4,10 @@
  *		The transport to LiveID+: the only file that knows libcurl.
  *
  * One easy handle and one multi handle live for the whole backend, so
- * keep-alive connections and TLS sessions survive between calls; every
- * option is set anew on each call (curl_easy_reset keeps the connection
- * and session caches), so a SET takes effect on the very next call.
+ * keep-alive connections and TLS sessions survive between calls.  Options
+ * that never change are set once, the header lists once per API key; what
+ * follows a setting (timeouts, size cap, CA file) is set on every call, so
+ * a SET takes effect on the very next call.
  *
  * The transfer is driven through the multi interface in slices of at most
  * 50 ms, checking QueryCancelPending and ProcDiePending between slices, so
@@ -20,8 +21,8 @@
  * never followed, and only http and https are allowed.  The answer is
  * collected into a buffer allocated with MCXT_ALLOC_NO_OOM in the call's
  * memory context and capped at liveid.max_response_size while receiving.
- * The curl header list is the only malloc'd memory of a call; PG_FINALLY
- * frees it.
+ * A call's own malloc'd memory is at most a header list with a Bearer
+ * token; PG_FINALLY frees it.
  *
  * Failures map to the SQLSTATEs of sql-api.md: 08006 for the connection
  * (connect, DNS, TLS, reset, timeout), 28000 for 401/403, 22023 for other
@@ -41,6 +42,18 @@
 static CURL *easy = NULL;
 static CURLM *multi = NULL;
 static char user_agent[128];
+static char errbuf[CURL_ERROR_SIZE];
+
+/*
+ * What the handle is set up with.  Options that never change are set once
+ * (SetUpHandle), again only after an interrupted transfer or a new
+ * liveid.ca_file; the header lists are built once per API key.
+ */
+static bool handle_ready = false;
+static char *handle_ca_file = NULL;	/* malloc'd */
+static struct curl_slist *headers_plain = NULL;	/* Accept, apikey */
+static struct curl_slist *headers_json = NULL;	/* the same + Content-Type */
+static const char *headers_key = NULL;	/* the key they hold (stash pointer) */
 
 /* what a transfer collects; its callbacks only record */
 typedef struct Transfer
@@ -134,6 +147,100 @@ EnsureHandles(void)
 	snprintf(user_agent, sizeof(user_agent), "liveid/%s libcurl/%s PostgreSQL/%s",
 			 LIVEID_VERSION, curl_version_info(CURLVERSION_NOW)->version,
 			 PG_VERSION);
+}
+
+/* Sets the options that are the same for every call. */
+static void
+SetUpHandle(const char *ca_file)
+{
+	curl_easy_reset(easy);
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_USERAGENT, user_agent);
+	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, WriteBody);
+	curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, Progress);
+	curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (*ca_file)
+		curl_easy_setopt(easy, CURLOPT_CAINFO, ca_file);
+	free(handle_ca_file);
+	handle_ca_file = strdup(ca_file);
+	handle_ready = (handle_ca_file != NULL);
+}
+
+/* Appends prefix || value to a header list; the copy made here is wiped. */
+static struct curl_slist *
+AppendHeader(struct curl_slist *list, const char *prefix, const char *value,
+			 bool *ok)
+{
+	size_t		n = strlen(prefix) + strlen(value) + 1;
+	char	   *line = malloc(n);
+	struct curl_slist *grown;
+
+	if (line == NULL)
+	{
+		*ok = false;
+		return list;
+	}
+	snprintf(line, n, "%s%s", prefix, value);
+	grown = curl_slist_append(list, line);
+	explicit_bzero(line, n);
+	free(line);
+	if (grown == NULL)
+		*ok = false;
+	return grown ? grown : list;
+}
+
+/* (Re)builds the header lists for an API key; false when out of memory. */
+static bool
+BuildHeaderLists(const char *key)
+{
+	bool		ok = true;
+
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(headers_plain);
+	curl_slist_free_all(headers_json);
+	headers_plain = headers_json = NULL;
+	headers_key = NULL;
+	for (int i = 0; i < 2 && ok; i++)
+	{
+		struct curl_slist *list = NULL;
+
+		list = AppendHeader(list, "Accept: ", "application/json", &ok);
+		if (i == 1)
+			list = AppendHeader(list, "Content-Type: ", "application/json", &ok);
+		if (*key)
+			list = AppendHeader(list, "apikey: ", key, &ok);
+		if (i == 0)
+			headers_plain = list;
+		else
+			headers_json = list;
+	}
+	if (ok)
+		headers_key = key;
+	return ok;
+}
+
+/* Copies a header list and adds the Bearer token (a call's own list). */
+static struct curl_slist *
+WithBearer(const struct curl_slist *base, const char *bearer, bool *ok)
+{
+	struct curl_slist *list = NULL;
+
+	for (const struct curl_slist *h = base; h && *ok; h = h->next)
+	{
+		struct curl_slist *grown = curl_slist_append(list, h->data);
+
+		if (grown == NULL)
+			*ok = false;
+		else
+			list = grown;
+	}
+	return AppendHeader(list, "Authorization: Bearer ", bearer, ok);
 }
 
 /*
@@ -346,9 +453,9 @@ liveid_http(const char *method, const char *path, const char *body,
 	const char *key = liveid_api_key();
 	size_t		baselen = strlen(base);
 	StringInfoData url;
-	struct curl_slist *volatile headers = NULL;
+	const char *ca_file = liveid_ca_file ? liveid_ca_file : "";
+	struct curl_slist *volatile call_headers = NULL;
 	Transfer	t = {0};
-	char		errbuf[CURL_ERROR_SIZE];
 	CURLcode	rc;
 	long		status = 0;
 	char	   *location = NULL;
@@ -384,62 +491,44 @@ liveid_http(const char *method, const char *path, const char *body,
 	errbuf[0] = '\0';
 	start = GetCurrentTimestamp();
 
-	PG_TRY();
+	if (!handle_ready || strcmp(handle_ca_file, ca_file) != 0)
+		SetUpHandle(ca_file);
+	if (!handle_ready || (headers_key != key && !BuildHeaderLists(key)))
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	if (bearer)
 	{
-		StringInfoData h;
+		bool		ok = true;
 
-		initStringInfo(&h);
-		headers = curl_slist_append(headers, "Accept: application/json");
-		if (body)
-			headers = curl_slist_append(headers, "Content-Type: application/json");
-		if (*key)
+		call_headers = WithBearer(body ? headers_json : headers_plain, bearer, &ok);
+		if (!ok)
 		{
-			appendStringInfo(&h, "apikey: %s", key);
-			headers = curl_slist_append(headers, h.data);
-			memset(h.data, 0, h.len);	/* no copy of the key lingers */
-			resetStringInfo(&h);
-		}
-		if (bearer)
-		{
-			appendStringInfo(&h, "Authorization: Bearer %s", bearer);
-			headers = curl_slist_append(headers, h.data);
-			memset(h.data, 0, h.len);
-		}
-		pfree(h.data);
-		if (headers == NULL)
+			curl_slist_free_all(call_headers);
 			ereport(ERROR,
 					(errcode(ERRCODE_OUT_OF_MEMORY),
 					 errmsg("out of memory")));
+		}
+	}
 
-		curl_easy_reset(easy);
+	PG_TRY();
+	{
 		curl_easy_setopt(easy, CURLOPT_URL, url.data);
-		curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-		curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-		curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method);
-		if (strcmp(method, "GET") == 0)
-			curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
 		if (body)
 		{
 			curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body);
 			curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) strlen(body));
 		}
-		curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
-		curl_easy_setopt(easy, CURLOPT_USERAGENT, user_agent);
+		else
+			curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+		curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method);
+		curl_easy_setopt(easy, CURLOPT_HTTPHEADER,
+						 call_headers ? call_headers : body ? headers_json : headers_plain);
 		curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) liveid_connect_timeout);
 		curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long) liveid_timeout);
 		curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) t.limit);
-		if (liveid_ca_file && *liveid_ca_file)
-			curl_easy_setopt(easy, CURLOPT_CAINFO, liveid_ca_file);
-		curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
-		curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
-		curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, WriteBody);
 		curl_easy_setopt(easy, CURLOPT_WRITEDATA, &t);
-		curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, Progress);
 		curl_easy_setopt(easy, CURLOPT_XFERINFODATA, &t);
-		curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
-		curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
-		curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
 
 		rc = Perform(&t);
 
@@ -452,15 +541,18 @@ liveid_http(const char *method, const char *path, const char *body,
 			if (loc)
 				location = pstrdup(loc);
 		}
-		/* forget the header list (it holds the key) before freeing it */
-		curl_easy_setopt(easy, CURLOPT_HTTPHEADER, NULL);
-		curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
-		curl_easy_setopt(easy, CURLOPT_WRITEDATA, NULL);
-		curl_easy_setopt(easy, CURLOPT_XFERINFODATA, NULL);
 	}
 	PG_FINALLY();
 	{
-		curl_slist_free_all(headers);
+		/* nothing may point at this call's memory once it returns */
+		curl_easy_setopt(easy, CURLOPT_WRITEDATA, NULL);
+		curl_easy_setopt(easy, CURLOPT_XFERINFODATA, NULL);
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, NULL);
+		if (call_headers)
+		{
+			curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers_plain);
+			curl_slist_free_all(call_headers);
+		}
 	}
 	PG_END_TRY();
 
@@ -468,8 +560,8 @@ liveid_http(const char *method, const char *path, const char *body,
 		t.data[t.len] = '\0';	/* WriteBody always leaves room */
 	if (t.interrupted)
 	{
-		/* the connection is mid-answer: drop it rather than reuse it */
-		curl_easy_reset(easy);
+		/* start the next call from a clean handle */
+		handle_ready = false;
 		CHECK_FOR_INTERRUPTS();
 		ereport(ERROR,
 				(errcode(ERRCODE_QUERY_CANCELED),
