@@ -49,6 +49,12 @@ RETURNS TABLE (organization text, period_start timestamptz, period_end timestamp
 AS 'MODULE_PATHNAME', 'liveid_daily_waiting_times'
 LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 8;
 
+-- ==== Payload builders (src/payload.c) ====
+-- ==== end of payload builders ====
+
+-- ==== Starting calls and the ledger (src/start.c) ====
+-- ==== end of starting calls ====
+
 -- Privileges: nothing for PUBLIC; the utility functions for liveid_user,
 -- everything else for liveid_admin only.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA liveid FROM PUBLIC;

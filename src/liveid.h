@@ -72,4 +72,25 @@ extern const char *liveid_setting_or(const char *arg, const char *setting,
 									 const char *setting_name,
 									 const char *what);
 
+/*
+ * in rules.c: the field rules of liveid-api.md (ServiceStartJson and its
+ * data fields), shared by every builder and by service_start.  Each raises
+ * 22023 (22P02 for malformed text) naming the field, with the rule in DETAIL
+ * and the fix in HINT.
+ */
+extern const char *const liveid_datatypes[];	/* NULL-terminated */
+extern bool liveid_is_datatype(const char *s);
+extern bool liveid_is_uuid(const char *s);
+extern bool liveid_is_email(const char *s);
+extern bool liveid_is_http_url(const char *s, bool https_only);
+extern bool liveid_is_jwt(const char *s);
+/* one data field object; key names it in messages */
+extern void liveid_check_data_field(const char *key, JsonbContainer *field);
+/* a whole data object: field key -> field object */
+extern void liveid_check_data(JsonbContainer *data);
+/* a whole ServiceStartJson, as liveid.customer builds it */
+extern void liveid_check_customer(JsonbContainer *customer);
+/* the callback URL rule (https, no credentials, loopback http allowed) */
+extern void liveid_check_callback_url(const char *url);
+
 #endif							/* LIVEID_H */
