@@ -50,9 +50,172 @@ AS 'MODULE_PATHNAME', 'liveid_daily_waiting_times'
 LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 8;
 
 -- ==== Payload builders (src/payload.c) ====
+-- The data object of a ServiceStartJson: one field per key, each
+-- {"datatype", "label", "value", ["order"], ["display"], [HTML attributes]}.
+-- Datatypes and values are inferred from SQL types as the comment at the
+-- top of src/payload.c says; a NULL value is sent as "" (the field stays).
+-- STABLE: labels come from column comments and some output functions
+-- (interval, money, ...) follow settings.
+
+-- One field.  A literal value needs a cast ('x'::text): anyelement cannot
+-- take an untyped literal.  label is required (22023 when NULL).
+CREATE FUNCTION liveid.data_field(value anyelement, label text DEFAULT NULL,
+                                  datatype text DEFAULT NULL, "order" integer DEFAULT NULL,
+                                  display text DEFAULT NULL, attributes jsonb DEFAULT NULL)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'liveid_data_field'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+-- A row as the data object: one field per column (key = column name;
+-- label from labels, else the column's comment, else the name made
+-- readable; order = position among the non-dropped columns).  options:
+-- exclude, hidden, operator_only, readonly (each true or an array of
+-- column names), datatypes ({"col": "month"}) and attributes
+-- ({"col": {"maxlength": 16}}).  NULL for a NULL row.
+CREATE FUNCTION liveid.row_to_data(r record, labels jsonb DEFAULT NULL,
+                                   options jsonb DEFAULT NULL)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'liveid_row_to_data'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+CREATE FUNCTION liveid.data_agg_transfn(internal, key text, field jsonb)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'liveid_data_agg_transfn'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION liveid.data_agg_finalfn(internal)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'liveid_data_agg_finalfn'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- The data object of (key, field) rows: each field is checked against the
+-- rules, a NULL key or field and a key given twice are 22023.  No rows give
+-- {} (not NULL), an empty data object the service accepts, so that
+-- liveid.customer(..., data => (SELECT liveid.data_agg(...) ...)) works
+-- whether or not there are fields to send.
+CREATE AGGREGATE liveid.data_agg(key text, field jsonb) (
+    SFUNC = liveid.data_agg_transfn,
+    STYPE = internal,
+    FINALFUNC = liveid.data_agg_finalfn,
+    PARALLEL = SAFE
+);
+
+GRANT EXECUTE ON FUNCTION
+    liveid.data_field(anyelement, text, text, integer, text, jsonb),
+    liveid.row_to_data(record, jsonb, jsonb),
+    liveid.data_agg(text, jsonb)
+TO liveid_user;
 -- ==== end of payload builders ====
 
 -- ==== Starting calls and the ledger (src/start.c) ====
+
+-- The ledger: one row per call liveid.service_start() started.  liveid_user
+-- reads it; only the extension writes it (service_start and
+-- async_request_info write as the table's owner, see src/start.c).  It holds
+-- no key and no token.
+CREATE TABLE liveid.calls (
+    uid           text PRIMARY KEY,
+    organization  text NOT NULL,
+    process       uuid,
+    external_id   text,
+    launch_url    text NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    created_by    name NOT NULL,
+    status        text NOT NULL DEFAULT 'created',
+    close_status  text,
+    id_conference text,
+    closed_at     timestamptz,
+    process_live  uuid,
+    process_self  uuid,
+    method        text NOT NULL DEFAULT 'start',
+    expire        timestamptz,
+    CONSTRAINT calls_one_process CHECK (
+        (process IS NOT NULL AND process_live IS NULL AND process_self IS NULL) OR
+        (process IS NULL AND process_live IS NOT NULL AND process_self IS NOT NULL))
+);
+-- callbacks name the conference, integrators their own reference
+CREATE INDEX calls_id_conference_idx ON liveid.calls (id_conference)
+    WHERE id_conference IS NOT NULL;
+CREATE INDEX calls_external_id_idx ON liveid.calls (external_id)
+    WHERE external_id IS NOT NULL;
+COMMENT ON TABLE liveid.calls IS 'LiveID+ calls started with liveid.service_start()';
+COMMENT ON COLUMN liveid.calls.uid IS 'the asynchronous request''s uId';
+COMMENT ON COLUMN liveid.calls.process IS 'id_process; NULL when the pair process_live + process_self was given';
+COMMENT ON COLUMN liveid.calls.launch_url IS 'the link the customer opens';
+COMMENT ON COLUMN liveid.calls.created_by IS 'the role that called service_start';
+COMMENT ON COLUMN liveid.calls.status IS 'created, then the latest call''s: waiting, answered, closed, cancelled, expired';
+COMMENT ON COLUMN liveid.calls.close_status IS 'N completed, S suspended, A aborted, K system error';
+-- the ledger is user data: pg_dump keeps its rows
+SELECT pg_catalog.pg_extension_config_dump('liveid.calls', '');
+REVOKE ALL ON TABLE liveid.calls FROM PUBLIC;
+GRANT SELECT ON TABLE liveid.calls TO liveid_user;
+
+-- A validated ServiceStartJson.
+CREATE FUNCTION liveid.customer(lang text, email text, name text, surname text,
+                                data jsonb DEFAULT '{}',
+                                callback_url text DEFAULT NULL,
+                                callback_params jsonb DEFAULT NULL,
+                                priority integer DEFAULT NULL)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'liveid_customer'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- Starts an asynchronous call, records it, returns its launch URL.
+CREATE FUNCTION liveid.service_start(customer jsonb, process uuid DEFAULT NULL,
+                                     organization text DEFAULT NULL,
+                                     external_id text DEFAULT NULL,
+                                     redirect_url text DEFAULT NULL,
+                                     redirect_method text DEFAULT NULL,
+                                     operator_id uuid DEFAULT NULL,
+                                     operator_email text DEFAULT NULL,
+                                     operator_external_id text DEFAULT NULL,
+                                     direct text DEFAULT NULL,
+                                     op_info text DEFAULT NULL,
+                                     skip_av_rec_test boolean DEFAULT NULL,
+                                     disable_rtc_test boolean DEFAULT NULL,
+                                     process_live uuid DEFAULT NULL,
+                                     process_self uuid DEFAULT NULL,
+                                     method text DEFAULT 'start',
+                                     expire timestamptz DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'liveid_service_start'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- The HTML form (or iframe and form) of a synchronous /app/service-start.
+CREATE FUNCTION liveid.launch_form(customer jsonb, process uuid DEFAULT NULL,
+                                   organization text DEFAULT NULL,
+                                   external_id text DEFAULT NULL,
+                                   redirect_url text DEFAULT NULL,
+                                   redirect_method text DEFAULT NULL,
+                                   operator_id uuid DEFAULT NULL,
+                                   operator_email text DEFAULT NULL,
+                                   operator_external_id text DEFAULT NULL,
+                                   direct text DEFAULT NULL,
+                                   op_info text DEFAULT NULL,
+                                   skip_av_rec_test boolean DEFAULT NULL,
+                                   disable_rtc_test boolean DEFAULT NULL,
+                                   process_live uuid DEFAULT NULL,
+                                   process_self uuid DEFAULT NULL,
+                                   mode text DEFAULT 'standalone')
+RETURNS text
+AS 'MODULE_PATHNAME', 'liveid_launch_form'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+
+-- The calls of an asynchronous request; brings the ledger up to date.
+CREATE FUNCTION liveid.async_request_info(uid text)
+RETURNS TABLE (uid text, id_conference text, status text, close_status text,
+               started_at timestamptz, ended_at timestamptz)
+AS 'MODULE_PATHNAME', 'liveid_async_request_info'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1;
+
+GRANT EXECUTE ON FUNCTION
+    liveid.customer(text, text, text, text, jsonb, text, jsonb, integer),
+    liveid.service_start(jsonb, uuid, text, text, text, text, uuid, text, text,
+                         text, text, boolean, boolean, uuid, uuid, text, timestamptz),
+    liveid.launch_form(jsonb, uuid, text, text, text, text, uuid, text, text,
+                       text, text, boolean, boolean, uuid, uuid, text),
+    liveid.async_request_info(text)
+TO liveid_user;
 -- ==== end of starting calls ====
 
 -- Privileges: nothing for PUBLIC; the utility functions for liveid_user,
