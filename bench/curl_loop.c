@@ -6,8 +6,10 @@
  * {"orgCode":"DEMO"}, the simulator's DEMO key, for SECONDS seconds.  Every
  * answer must be HTTP 200; the body is collected into a buffer (as the
  * extension does) and then dropped.  Prints one line: calls per second.
+ * PATH and BODY, when given, replace the endpoint and the JSON body (e.g.
+ * /api/service/pushAsyncCall and its {"b64Data": ...} for bench/start.sh).
  *
- *   curl_loop BASE_URL SECONDS
+ *   curl_loop BASE_URL SECONDS [PATH BODY]
  *
  * Built by bench/run.sh: gcc -O2 -o DIR/curl_loop bench/curl_loop.c -lcurl
  */
@@ -45,7 +47,8 @@ now(void)
 int
 main(int argc, char **argv)
 {
-	static const char payload[] = "{\"orgCode\":\"DEMO\"}";
+	const char *path = "/api/service/getAvailableOperators";
+	const char *payload = "{\"orgCode\":\"DEMO\"}";
 	char		url[1024];
 	struct curl_slist *headers = NULL;
 	CURL	   *easy;
@@ -54,12 +57,17 @@ main(int argc, char **argv)
 				elapsed;
 	long		calls = 0;
 
-	if (argc != 3 || (seconds = atof(argv[2])) <= 0)
+	if ((argc != 3 && argc != 5) || (seconds = atof(argv[2])) <= 0)
 	{
-		fprintf(stderr, "usage: curl_loop BASE_URL SECONDS\n");
+		fprintf(stderr, "usage: curl_loop BASE_URL SECONDS [PATH BODY]\n");
 		return 2;
 	}
-	snprintf(url, sizeof(url), "%s/api/service/getAvailableOperators", argv[1]);
+	if (argc == 5)
+	{
+		path = argv[3];
+		payload = argv[4];
+	}
+	snprintf(url, sizeof(url), "%s%s", argv[1], path);
 
 	curl_global_init(CURL_GLOBAL_ALL);
 	easy = curl_easy_init();

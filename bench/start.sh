@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# The cost of starting a call through liveid; runs inside scripts/with-sim.sh
+# (one simulator, LIVEID_SIM_URL, and a throwaway cluster with liveid):
+#   scripts/with-sim.sh bench/start.sh
+#
+# With one client, for each query protocol (simple, prepared):
+#   b   = pgbench TPS of
+#         SELECT liveid.service_start(liveid.customer('it','a@b.it','Mario','Rossi'),
+#                   process => '6f1c2a9e-…-0d5e8f7a1b01', organization => 'DEMO');
+#         (the checks, one pushAsyncCall, one INSERT into liveid.calls, commit)
+#   a   = pgbench TPS of SELECT 1,
+#   c   = calls/s of a raw libcurl keep-alive loop (bench/curl_loop.c) posting
+#         the same pushAsyncCall body to the same simulator,
+#   L   = 1/(1/a + 1/c): the rate if PostgreSQL and the HTTP call simply
+#         added up; b/L has the target >= 0.8.
+# L has no write in it, while every start writes the ledger and commits, so
+# the script also measures
+#   a_w = pgbench TPS of the same ledger row INSERTed in plain SQL (into a
+#         copy of liveid.calls with its indexes and constraint),
+#   L_w = 1/(1/a_w + 1/c), and b/L_w: what the extension adds to the work any
+#         implementation must do.
+# Each figure is the best of BENCH_RUNS interleaved runs (default 3) of
+# BENCH_SECONDS each (default 10).  (pg_virtualenv's cluster runs with
+# fsync off, so commits do not wait for the disk.)  Not part of `make bench`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+d=${BENCH_SECONDS:-10}
+runs=${BENCH_RUNS:-3}
+url=${LIVEID_SIM_URL:?run inside scripts/with-sim.sh}
+: "${PGHOST:?run inside scripts/with-sim.sh}"
+
+work=$(mktemp -d /tmp/liveid-bench-start.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+# shellcheck disable=SC2046  # curl-config prints several flags
+gcc -O2 -Wall -o "$work/curl_loop" bench/curl_loop.c $(curl-config --cflags) $(curl-config --libs)
+
+process=6f1c2a9e-3b7d-4e2a-9c41-0d5e8f7a1b01
+start_sql="SELECT liveid.service_start(liveid.customer('it','a@b.it','Mario','Rossi'), process => '$process', organization => 'DEMO');"
+psql -X -q -v ON_ERROR_STOP=1 <<SQL
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS liveid;
+DROP TABLE IF EXISTS bench_calls;
+CREATE TABLE bench_calls (LIKE liveid.calls INCLUDING ALL);
+SQL
+echo 'SELECT 1;' >"$work/select1.sql"
+echo "$start_sql" >"$work/start.sql"
+cat >"$work/insert.sql" <<SQL
+INSERT INTO bench_calls (uid, organization, process, launch_url, created_by, method)
+SELECT u, 'DEMO', '$process', '$url/app/service-asyncall?uId=' || u, current_user, 'start'
+  FROM CAST(gen_random_uuid() AS text) AS u;
+SQL
+
+# the call answers at all (a failure here stops the run with its error)
+psql -X -q -At -v ON_ERROR_STOP=1 -c "$start_sql" >/dev/null
+
+# The pushAsyncCall body the extension sends for that start, built here the
+# same way (b64Data: id_organization, id_process, json = Base64 of the
+# customer as jsonb prints it), and checked against the simulator once.
+customer=$(psql -X -q -At -v ON_ERROR_STOP=1 \
+  -c "SELECT liveid.customer('it','a@b.it','Mario','Rossi')")
+json_b64=$(printf '%s' "$customer" | base64 -w0)
+b64data=$(printf '{"id_organization":"DEMO","id_process":"%s","json":"%s"}' "$process" "$json_b64" | base64 -w0)
+push_body=$(printf '{"b64Data":"%s","method":"start"}' "$b64data")
+"$work/curl_loop" "$url" 0.2 /api/service/pushAsyncCall "$push_body" >/dev/null
+
+# pgbench TPS of one script (1 client); fails the run if the client aborted.
+pgbench_tps() {
+  local script=$1 mode=$2 out=$work/pgbench.out tps
+  if ! pgbench -n -M "$mode" -c 1 -j 1 -T "$d" -f "$script" >"$out" 2>&1; then
+    echo "pgbench failed on $(cat "$script"):" >&2; tail -n 20 "$out" >&2; exit 1
+  fi
+  tps=$(awk '/^tps = / {print $3; exit}' "$out")
+  [ -n "$tps" ] || { echo "pgbench printed no tps:" >&2; cat "$out" >&2; exit 1; }
+  printf '%.1f\n' "$tps"
+}
+max() { awk -v x="$1" -v y="${2:-0}" 'BEGIN {print (x > y ? x : y)}'; }
+
+echo "== starting calls, 1 client, best of $runs runs of ${d}s"
+declare -A A AW B
+c=0
+for r in $(seq "$runs"); do
+  x=$("$work/curl_loop" "$url" "$d" /api/service/pushAsyncCall "$push_body")
+  echo "run $r  c  raw libcurl loop, pushAsyncCall: $x calls/s"
+  c=$(max "$x" "$c")
+  for m in simple prepared; do
+    x=$(pgbench_tps "$work/select1.sql" "$m"); A[$m]=$(max "$x" "${A[$m]:-0}")
+    echo "run $r  a  -M $m SELECT 1: $x tps"
+    x=$(pgbench_tps "$work/insert.sql" "$m"); AW[$m]=$(max "$x" "${AW[$m]:-0}")
+    echo "run $r  a_w -M $m ledger INSERT: $x tps"
+    x=$(pgbench_tps "$work/start.sql" "$m"); B[$m]=$(max "$x" "${B[$m]:-0}")
+    echo "run $r  b  -M $m service_start: $x tps"
+  done
+done
+rows=$(psql -X -q -At -c 'SELECT count(*) FROM liveid.calls')
+
+declare -A L LW R RW
+for m in simple prepared; do
+  L[$m]=$(awk -v a="${A[$m]}" -v c="$c" 'BEGIN {printf "%.1f", 1 / (1 / a + 1 / c)}')
+  LW[$m]=$(awk -v a="${AW[$m]}" -v c="$c" 'BEGIN {printf "%.1f", 1 / (1 / a + 1 / c)}')
+  R[$m]=$(awk -v b="${B[$m]}" -v l="${L[$m]}" 'BEGIN {printf "%.2f", b / l}')
+  RW[$m]=$(awk -v b="${B[$m]}" -v l="${LW[$m]}" 'BEGIN {printf "%.2f", b / l}')
+done
+yn() { awk -v x="$1" 'BEGIN { print (x >= 0.8 ? "met" : "NOT met") }'; }
+us() { awk -v t="$1" 'BEGIN {printf "%.0f", 1e6 / t}'; }
+cat <<EOF
+
+================================ starting calls ($(date -u +%Y-%m-%d), 1 client, best of $runs x ${d}s)
+                                      simple              prepared
+  c    raw libcurl loop, pushAsyncCall $(printf '%-19s %s' "$c" "$c")   calls/s
+  a    SELECT 1                       $(printf '%-19s %s' "${A[simple]}" "${A[prepared]}")   tps
+  a_w  the ledger INSERT, plain SQL   $(printf '%-19s %s' "${AW[simple]}" "${AW[prepared]}")   tps
+  b    service_start                  $(printf '%-19s %s' "${B[simple]}" "${B[prepared]}")   tps ($(us "${B[simple]}") / $(us "${B[prepared]}") us per call)
+  L    1/(1/a + 1/c)                  $(printf '%-19s %s' "${L[simple]}" "${L[prepared]}")
+  b/L  (target >= 0.8)                $(printf '%-19s %s' "${R[simple]} $(yn "${R[simple]}")" "${R[prepared]} $(yn "${R[prepared]}")")
+  L_w  1/(1/a_w + 1/c)                $(printf '%-19s %s' "${LW[simple]}" "${LW[prepared]}")
+  b/L_w                               $(printf '%-19s %s' "${RW[simple]} $(yn "${RW[simple]}")" "${RW[prepared]} $(yn "${RW[prepared]}")")
+liveid.calls rows written: $rows
+EOF
