@@ -18,4 +18,6 @@ export BENCH_SECONDS=${BENCH_SECONDS:-10}
 # shellcheck disable=SC2046  # curl-config prints several flags
 gcc -O2 -Wall -o "$work/curl_loop" bench/curl_loop.c $(curl-config --cflags) $(curl-config --libs)
 
-scripts/with-sim.sh bench/pg.sh
+# the foundation (pg.sh), then issue 4's payload builders and service_start,
+# each in the same cluster against the same simulator
+scripts/with-sim.sh bash -c 'bench/pg.sh && bench/payload.sh && bench/start.sh'

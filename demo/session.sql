@@ -34,4 +34,51 @@ RESET ROLE;
 DROP ROLE demo_operator;
 
 \echo
-\echo '== Coming next: payloads from your tables, liveid.service_start and the call ledger'
+\echo '== A customer table of our own, and one row of it as the call form'
+CREATE TABLE customers (
+    id          serial PRIMARY KEY,
+    first_name  text NOT NULL,
+    last_name   text NOT NULL,
+    email       text NOT NULL,
+    fiscal_code text,
+    birth_date  date,
+    mobile      text,
+    premium     boolean
+);
+COMMENT ON COLUMN customers.fiscal_code IS 'Codice fiscale';
+INSERT INTO customers (first_name, last_name, email, fiscal_code, birth_date, mobile, premium)
+VALUES ('Mario', 'Rossi', 'mario.rossi@example.com', 'RSSMRA85M01H501Z', '1985-08-01', '+39 333 1234567', true);
+SELECT jsonb_pretty(liveid.row_to_data(c, options => '{"exclude": ["id", "first_name", "last_name", "email"], "readonly": ["fiscal_code"]}'))
+  FROM customers c WHERE id = 1;
+
+\echo
+\echo '== Start the identification: the launch URL to e-mail, and the ledger row'
+SET liveid.process = '6f1c2a9e-3b7d-4e2a-9c41-0d5e8f7a1b01';
+SELECT liveid.service_start(
+         liveid.customer(lang => 'it', email => c.email, name => c.first_name, surname => c.last_name,
+                         data => liveid.row_to_data(c, options => '{"exclude": ["id", "first_name", "last_name", "email"]}')),
+         external_id => 'CUSTOMER-' || c.id) AS launch_url
+  FROM customers c WHERE id = 1 \gset
+\echo :launch_url
+SELECT uid, organization, external_id, created_by, status FROM liveid.calls \gset call_
+SELECT organization, external_id, created_by, status FROM liveid.calls;
+
+\echo
+\echo '== Follow the call (the simulator plays the customer and the operator)'
+SELECT liveid.request('POST', '/sim/open', jsonb_build_object('uId', :'call_uid')) ->> 'status' AS customer_opens_link;
+SELECT status, close_status FROM liveid.async_request_info(:'call_uid');
+SELECT * FROM liveid.queue();
+SELECT liveid.request('POST', '/sim/answer', jsonb_build_object('idConference', id_conference)) ->> 'status' AS operator
+  FROM liveid.async_request_info(:'call_uid');
+SELECT status, close_status FROM liveid.async_request_info(:'call_uid');
+SELECT liveid.request('POST', '/sim/close', jsonb_build_object('idConference', id_conference, 'closeStatus', 'N')) ->> 'status' AS operator
+  FROM liveid.async_request_info(:'call_uid');
+SELECT status, close_status, ended_at IS NOT NULL AS ended FROM liveid.async_request_info(:'call_uid');
+\echo 'The ledger is up to date:'
+SELECT external_id, status, close_status, closed_at IS NOT NULL AS closed FROM liveid.calls;
+
+\echo
+\echo '== Queue metrics'
+SELECT * FROM liveid.queue();
+SELECT * FROM liveid.available_operators();
+SELECT period_start::date AS day, average_wait, calls FROM liveid.daily_waiting_times() LIMIT 7;
