@@ -84,6 +84,7 @@ extern bool liveid_is_uuid(const char *s);
 extern bool liveid_is_email(const char *s);
 extern bool liveid_is_http_url(const char *s, bool https_only);
 extern bool liveid_is_jwt(const char *s);
+extern int	liveid_digits(const char *p, int n);	/* -1 unless all digits */
 /* one data field object; key names it in messages */
 extern void liveid_check_data_field(const char *key, JsonbContainer *field);
 /* a whole data object: field key -> field object */

@@ -190,9 +190,9 @@ FieldError(const char *key, const char *detail, const char *hint)
 			 hint ? errhint("%s", hint) : 0));
 }
 
-/* Digits [p, p+n) as a number, or -1. */
-static int
-Digits(const char *p, int n)
+/* Digits [p, p+n) as a number, or -1 when they are not all digits. */
+int
+liveid_digits(const char *p, int n)
 {
 	int			v = 0;
 
@@ -215,9 +215,9 @@ IsDate(const char *s)
 
 	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
 		return false;
-	y = Digits(s, 4);
-	m = Digits(s + 5, 2);
-	d = Digits(s + 8, 2);
+	y = liveid_digits(s, 4);
+	m = liveid_digits(s + 5, 2);
+	d = liveid_digits(s + 8, 2);
 	if (y < 1 || m < 1 || m > 12 || d < 1)
 		return false;
 	return d <= day_tab[isleap(y)][m - 1];
@@ -229,9 +229,9 @@ IsMonth(const char *s)
 {
 	int			m;
 
-	if (strlen(s) != 7 || s[4] != '-' || Digits(s, 4) < 1)
+	if (strlen(s) != 7 || s[4] != '-' || liveid_digits(s, 4) < 1)
 		return false;
-	m = Digits(s + 5, 2);
+	m = liveid_digits(s + 5, 2);
 	return m >= 1 && m <= 12;
 }
 
@@ -241,16 +241,16 @@ IsTime(const char *s)
 {
 	size_t		n = strlen(s);
 
-	if (n < 5 || s[2] != ':' || Digits(s, 2) < 0 || Digits(s, 2) > 23 ||
-		Digits(s + 3, 2) < 0 || Digits(s + 3, 2) > 59)
+	if (n < 5 || s[2] != ':' || liveid_digits(s, 2) < 0 || liveid_digits(s, 2) > 23 ||
+		liveid_digits(s + 3, 2) < 0 || liveid_digits(s + 3, 2) > 59)
 		return false;
 	if (n == 5)
 		return true;
-	if (s[5] != ':' || n < 8 || Digits(s + 6, 2) < 0 || Digits(s + 6, 2) > 59)
+	if (s[5] != ':' || n < 8 || liveid_digits(s + 6, 2) < 0 || liveid_digits(s + 6, 2) > 59)
 		return false;
 	if (n == 8)
 		return true;
-	return s[8] == '.' && n >= 10 && n <= 12 && Digits(s + 9, (int) n - 9) >= 0;
+	return s[8] == '.' && n >= 10 && n <= 12 && liveid_digits(s + 9, (int) n - 9) >= 0;
 }
 
 /* A decimal number: -?digits(.digits)?([eE][+-]?digits)? */

@@ -885,21 +885,6 @@ liveid_launch_form(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(result);
 }
 
-/* Digits [p, p+n) as a number, or -1 when they are not all digits. */
-static int
-Digits(const char *p, int n)
-{
-	int			v = 0;
-
-	for (int i = 0; i < n; i++)
-	{
-		if (!isdigit((unsigned char) p[i]))
-			return -1;
-		v = v * 10 + (p[i] - '0');
-	}
-	return v;
-}
-
 /*
  * An ISO 8601 time of an answer: YYYY-MM-DDTHH:MM[:SS[.f...]] then Z or
  * +HH[:MM] / -HH[:MM]; 58000 naming the member otherwise.  Each part is
@@ -919,11 +904,11 @@ AnswerTime(const char *s, const char *member, const char *path)
 		(s[10] == 'T' || s[10] == ' ') && s[13] == ':';
 	if (ok)
 	{
-		tm.tm_year = Digits(s, 4);
-		tm.tm_mon = Digits(s + 5, 2);
-		tm.tm_mday = Digits(s + 8, 2);
-		tm.tm_hour = Digits(s + 11, 2);
-		tm.tm_min = Digits(s + 14, 2);
+		tm.tm_year = liveid_digits(s, 4);
+		tm.tm_mon = liveid_digits(s + 5, 2);
+		tm.tm_mday = liveid_digits(s + 8, 2);
+		tm.tm_hour = liveid_digits(s + 11, 2);
+		tm.tm_min = liveid_digits(s + 14, 2);
 		ok = tm.tm_year >= 1 && tm.tm_mon >= 1 && tm.tm_mon <= 12 &&
 			tm.tm_mday >= 1 && tm.tm_mday <= day_tab[isleap(tm.tm_year)][tm.tm_mon - 1] &&
 			tm.tm_hour >= 0 && tm.tm_hour <= 23 && tm.tm_min >= 0 && tm.tm_min <= 59;
@@ -931,7 +916,7 @@ AnswerTime(const char *s, const char *member, const char *path)
 	}
 	if (ok && *p == ':')
 	{
-		tm.tm_sec = Digits(p + 1, 2);
+		tm.tm_sec = liveid_digits(p + 1, 2);
 		ok = tm.tm_sec >= 0 && tm.tm_sec <= 59;
 		if (ok)
 			p += 3;
@@ -949,7 +934,7 @@ AnswerTime(const char *s, const char *member, const char *path)
 	else if (ok && (*p == '+' || *p == '-'))
 	{
 		int			sign = (*p == '+') ? 1 : -1;
-		int			hh = Digits(p + 1, 2),
+		int			hh = liveid_digits(p + 1, 2),
 					mm = 0;
 
 		ok = hh >= 0 && hh <= 15;
@@ -960,7 +945,7 @@ AnswerTime(const char *s, const char *member, const char *path)
 				p++;
 			if (*p != '\0')
 			{
-				mm = Digits(p, 2);
+				mm = liveid_digits(p, 2);
 				ok = mm >= 0 && mm <= 59;
 				if (ok)
 					p += 2;
