@@ -217,6 +217,101 @@ ROLLBACK TO SAVEPOINT s;
 SELECT current_user = session_user AS user_restored, current_setting('search_path') AS search_path;
 COMMIT;
 SELECT count(*) AS rows_after_savepoint FROM liveid.calls WHERE external_id = 'SAVEPOINT';
+-- the row is there for the next statement of the same transaction, with
+-- the transaction's time, and twice in one statement makes two rows
+BEGIN;
+SELECT count(liveid.service_start(liveid.customer('it', 'a@example.com', 'A', 'B'), organization => 'DEMO',
+                                  process => '6f1c2a9e-3b7d-4e2a-9c41-0d5e8f7a1b01',
+                                  external_id => 'TWICE')) AS started
+  FROM generate_series(1, 2);
+SELECT count(*) AS rows_in_transaction, bool_and(created_at = now()) AS at_transaction_time,
+       bool_and(status = 'created' AND method = 'start' AND created_by = current_user) AS defaults
+  FROM liveid.calls WHERE external_id = 'TWICE';
+COMMIT;
+
+-- ---------------------------------------------------------------- the ledger as an owner extends it
+-- The ledger's owner may add columns, indexes and triggers: a row still
+-- gets every default and generated value, goes into every index, and fires
+-- row triggers, which run as the owner with search_path pinned.
+CREATE TABLE liveid_test_audit (uid text, fired text, by_owner boolean, search_path text);
+ALTER TABLE liveid.calls
+  ADD COLUMN note text DEFAULT 'noted by default',
+  ADD COLUMN serial bigint GENERATED ALWAYS AS IDENTITY,
+  ADD COLUMN url_length integer GENERATED ALWAYS AS (length(launch_url)) STORED;
+CREATE INDEX liveid_test_note_idx ON liveid.calls (note);
+CREATE FUNCTION liveid_test_audit_row() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.liveid_test_audit
+    VALUES (NEW.uid, TG_WHEN,
+            current_user = (SELECT pg_catalog.pg_get_userbyid(relowner) FROM pg_catalog.pg_class
+                             WHERE oid = 'liveid.calls'::pg_catalog.regclass),
+            pg_catalog.current_setting('search_path'));
+    IF TG_WHEN = 'BEFORE' THEN
+        NEW.note := 'set by a trigger';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER liveid_test_before BEFORE INSERT ON liveid.calls
+    FOR EACH ROW WHEN (NEW.external_id = 'TRIGGERED') EXECUTE FUNCTION liveid_test_audit_row();
+CREATE TRIGGER liveid_test_after AFTER INSERT ON liveid.calls
+    FOR EACH ROW EXECUTE FUNCTION liveid_test_audit_row();
+SELECT liveid.service_start(liveid.customer('it', 'a@example.com', 'A', 'B'), organization => 'DEMO',
+                            process => '6f1c2a9e-3b7d-4e2a-9c41-0d5e8f7a1b01',
+                            external_id => 'DEFAULTED') IS NOT NULL AS started;
+SELECT liveid.service_start(liveid.customer('it', 'a@example.com', 'A', 'B'), organization => 'DEMO',
+                            process => '6f1c2a9e-3b7d-4e2a-9c41-0d5e8f7a1b01',
+                            external_id => 'TRIGGERED') IS NOT NULL AS started;
+SELECT external_id, note, serial > 0 AS has_serial, url_length = length(launch_url) AS generated
+  FROM liveid.calls WHERE external_id IN ('DEFAULTED', 'TRIGGERED') ORDER BY serial;
+-- the new index has the row
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+EXPLAIN (COSTS OFF) SELECT external_id FROM liveid.calls WHERE note = 'set by a trigger';
+SELECT external_id FROM liveid.calls WHERE note = 'set by a trigger';
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+SELECT c.external_id, a.fired, a.by_owner, a.search_path
+  FROM liveid_test_audit a JOIN liveid.calls c USING (uid) ORDER BY c.serial, a.fired DESC;
+-- a failing trigger fails the start, and nothing is left
+CREATE OR REPLACE FUNCTION liveid_test_audit_row() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the owner''s trigger refused %', NEW.external_id;
+END $$;
+SELECT try($$SELECT liveid.service_start(liveid.customer('it', 'a@example.com', 'A', 'B'), organization => 'DEMO',
+                                         process => '6f1c2a9e-3b7d-4e2a-9c41-0d5e8f7a1b01',
+                                         external_id => 'REFUSED')$$);
+SELECT count(*) AS refused_rows FROM liveid.calls WHERE external_id = 'REFUSED';
+DROP TRIGGER liveid_test_before ON liveid.calls;
+DROP TRIGGER liveid_test_after ON liveid.calls;
+DROP FUNCTION liveid_test_audit_row();
+DROP TABLE liveid_test_audit;
+DROP INDEX liveid.liveid_test_note_idx;
+ALTER TABLE liveid.calls DROP COLUMN note, DROP COLUMN serial, DROP COLUMN url_length;
+-- the table's constraints and unique indexes hold (the owner's here)
+BEGIN;
+ALTER TABLE liveid.calls ADD CONSTRAINT liveid_test_no_forbidden CHECK (external_id <> 'FORBIDDEN');
+CREATE UNIQUE INDEX liveid_test_unique_ext ON liveid.calls (external_id) WHERE external_id LIKE 'ONCE-%';
+SELECT try($$SELECT liveid.service_start(liveid.customer('it', 'a@example.com', 'A', 'B'), organization => 'DEMO',
+                                         process => '6f1c2a9e-3b7d-4e2a-9c41-0d5e8f7a1b01',
+                                         external_id => 'FORBIDDEN')$$);
+SELECT liveid.service_start(liveid.customer('it', 'a@example.com', 'A', 'B'), organization => 'DEMO',
+                            process => '6f1c2a9e-3b7d-4e2a-9c41-0d5e8f7a1b01',
+                            external_id => 'ONCE-1') IS NOT NULL AS started;
+SELECT try($$SELECT liveid.service_start(liveid.customer('it', 'a@example.com', 'A', 'B'), organization => 'DEMO',
+                                         process => '6f1c2a9e-3b7d-4e2a-9c41-0d5e8f7a1b01',
+                                         external_id => 'ONCE-1')$$);
+ROLLBACK;
+-- a column of liveid's whose type was changed is an error, not a wrong value
+BEGIN;
+ALTER TABLE liveid.calls ALTER COLUMN method TYPE varchar(10);
+SELECT try($$SELECT liveid.service_start(liveid.customer('it', 'a@example.com', 'A', 'B'), organization => 'DEMO',
+                                         process => '6f1c2a9e-3b7d-4e2a-9c41-0d5e8f7a1b01')$$);
+ROLLBACK;
+BEGIN;
+ALTER TABLE liveid.calls DROP COLUMN expire;
+SELECT try($$SELECT liveid.service_start(liveid.customer('it', 'a@example.com', 'A', 'B'), organization => 'DEMO',
+                                         process => '6f1c2a9e-3b7d-4e2a-9c41-0d5e8f7a1b01')$$);
+ROLLBACK;
 
 -- ---------------------------------------------------------------- async_request_info
 -- Through a call's life: no call before the link is opened, then one call

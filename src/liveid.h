@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "lib/stringinfo.h"
+#include "datatype/timestamp.h"
 #include "utils/jsonb.h"
 
 #define LIVEID_VERSION "1.0"
@@ -93,5 +94,28 @@ extern void liveid_check_data(JsonbContainer *data);
 extern void liveid_check_customer(JsonbContainer *customer);
 /* the callback URL rule (https, no credentials, loopback http allowed) */
 extern void liveid_check_callback_url(const char *url);
+
+/*
+ * in ledger.c: the call ledger liveid.calls, written as its owner in the
+ * caller's transaction.
+ */
+typedef struct LiveidCall
+{
+	const char *uid;
+	const char *organization;
+	const char *process;		/* NULL with the pair */
+	const char *process_live;
+	const char *process_self;
+	const char *external_id;	/* or NULL */
+	const char *launch_url;
+	const char *method;
+	const TimestampTz *expire;	/* or NULL */
+} LiveidCall;
+
+extern void liveid_ledger_record(const LiveidCall *call);
+extern void liveid_ledger_update(const char *uid, const char *status,
+								 const char *close_status,
+								 const char *id_conference,
+								 const TimestampTz *closed_at);
 
 #endif							/* LIVEID_H */

@@ -2,8 +2,7 @@
  *
  * start.c
  *		Starting calls: liveid.customer(), liveid.service_start(),
- *		liveid.launch_form(), liveid.async_request_info() and the ledger
- *		liveid.calls.
+ *		liveid.launch_form() and liveid.async_request_info().
  *
  * service_start and launch_form take the same arguments and check them in
  * one place, CollectStartFields(), which also builds the ordered list of
@@ -15,22 +14,11 @@
  * launch_form writes it as the hidden inputs of an HTML form (booleans as
  * "true"/"false").
  *
- * The ledger.  service_start records every call it starts in liveid.calls,
+ * The ledger.  service_start records every call it starts in liveid.calls
  * and async_request_info brings a row up to date with what the service
- * says.  Users may read the ledger but not write it, so these two write it
- * as the table's owner: SetUserIdAndSecContext() to the owner, with
- * SECURITY_RESTRICTED_OPERATION and search_path = pg_catalog, pg_temp so
- * that nothing of the caller's (an operator in a schema of theirs, SET
- * ROLE) can run with the owner's rights, around an SPI statement whose plan
- * is kept for the backend.  The caller is GetUserId() taken before the
- * switch: the role in force when service_start was called (after SET ROLE,
- * that role).  We do not make the functions SECURITY DEFINER: the HTTP call,
- * the settings it reads and every check would then run as the owner too,
- * and the caller would have to be recovered from elsewhere.  An ERROR
- * between the switch and its undoing needs no PG_TRY: (sub)transaction
- * abort restores the user, the security context and the GUC nest level.
+ * says, both through ledger.c.
  *
- * The INSERT is part of the caller's transaction, made after the service
+ * The row is part of the caller's transaction, written after the service
  * answered.  If the transaction then rolls back, the ledger has no row
  * while the service holds a request nobody was told about; nothing starts
  * unless someone opens its launch URL, and the request expires by itself
@@ -40,29 +28,21 @@
  */
 #include "liveid.h"
 
-#include "access/htup_details.h"
 #include "access/xact.h"
-#include "catalog/namespace.h"
-#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "common/base64.h"
 #include "common/hashfn.h"
-#include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
-#include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
-#include "utils/uuid.h"
 
 #define PUSH_PATH "/api/service/pushAsyncCall"
 #define INFO_PATH "/api/v2/getAsyncRequestInfo"
@@ -111,18 +91,6 @@ typedef struct StartForm
 	const char *process_self;
 	const char *external_id;
 } StartForm;
-
-/* the ledger statements, prepared once per backend */
-static SPIPlanPtr insert_plan = NULL;
-static SPIPlanPtr update_plan = NULL;
-
-/* what LedgerBegin() changed, for LedgerEnd() */
-typedef struct LedgerAccess
-{
-	Oid			save_userid;
-	int			save_sec_context;
-	int			save_nestlevel;
-} LedgerAccess;
 
 /* Raises the 22023 error of a bad argument. */
 static void
@@ -471,132 +439,6 @@ IsoUtc(TimestampTz t)
 					tm.tm_sec, (int) (fsec / 1000));
 }
 
-/* The OID of liveid.calls; an error if the extension's table is gone. */
-static Oid
-LedgerRelid(void)
-{
-	Oid			nsp = get_namespace_oid("liveid", true);
-	Oid			relid = OidIsValid(nsp) ? get_relname_relid("calls", nsp) : InvalidOid;
-
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("the ledger liveid.calls does not exist"),
-				 errhint("CREATE EXTENSION liveid in this database.")));
-	return relid;
-}
-
-/*
- * Becomes the ledger's owner, in a restricted operation with a safe
- * search_path, and connects to SPI (see the file header).
- */
-static void
-LedgerBegin(LedgerAccess *la)
-{
-	Oid			relid = LedgerRelid();
-	HeapTuple	tup;
-	Oid			owner;
-
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-
-	GetUserIdAndSecContext(&la->save_userid, &la->save_sec_context);
-	SetUserIdAndSecContext(owner, la->save_sec_context |
-						   SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	la->save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-							 true, 0, false);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-}
-
-/* Undoes LedgerBegin(). */
-static void
-LedgerEnd(LedgerAccess *la)
-{
-	SPI_finish();
-	AtEOXact_GUC(true, la->save_nestlevel);
-	SetUserIdAndSecContext(la->save_userid, la->save_sec_context);
-}
-
-/* Prepares a ledger statement once per backend (call inside LedgerBegin). */
-static SPIPlanPtr
-LedgerPlan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
-{
-	if (*plan == NULL)
-	{
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
-
-		if (p == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(p);
-		*plan = p;
-	}
-	return *plan;
-}
-
-/* Sets SPI argument i to a uuid from its text, or to NULL. */
-static void
-SetUuid(Datum *values, char *nulls, int i, const char *s)
-{
-	if (s)
-		values[i] = DirectFunctionCall1(uuid_in, CStringGetDatum(s));
-	else
-		nulls[i] = 'n';
-}
-
-/* Records a started call in liveid.calls, as the ledger's owner. */
-static void
-RecordCall(const char *uid, const StartForm *form, const char *launch_url,
-		   const char *method, const TimestampTz *expire)
-{
-	static Oid	types[] = {
-		TEXTOID, TEXTOID, UUIDOID, UUIDOID, UUIDOID, TEXTOID, TEXTOID, NAMEOID,
-		TEXTOID, TIMESTAMPTZOID
-	};
-	Datum		values[lengthof(types)];
-	char		nulls[lengthof(types)];
-	Oid			caller = GetUserId();	/* before LedgerBegin switches */
-	LedgerAccess la;
-	SPIPlanPtr	plan;
-	int			rc;
-
-	memset(nulls, ' ', sizeof(nulls));
-	values[0] = CStringGetTextDatum(uid);
-	values[1] = CStringGetTextDatum(form->organization);
-	SetUuid(values, nulls, 2, form->process);
-	SetUuid(values, nulls, 3, form->process_live);
-	SetUuid(values, nulls, 4, form->process_self);
-	if (form->external_id)
-		values[5] = CStringGetTextDatum(form->external_id);
-	else
-		nulls[5] = 'n';
-	values[6] = CStringGetTextDatum(launch_url);
-	values[7] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(caller, false)));
-	values[8] = CStringGetTextDatum(method);
-	if (expire)
-		values[9] = TimestampTzGetDatum(*expire);
-	else
-		nulls[9] = 'n';
-
-	LedgerBegin(&la);
-	plan = LedgerPlan(&insert_plan,
-					  "INSERT INTO liveid.calls (uid, organization, process, process_live, "
-					  "process_self, external_id, launch_url, created_by, method, expire) "
-					  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-					  lengthof(types), types);
-	rc = SPI_execute_plan(plan, values, nulls, false, 0);
-	if (rc != SPI_OK_INSERT || SPI_processed != 1)
-		elog(ERROR, "could not record the call in liveid.calls: %s",
-			 SPI_result_code_string(rc));
-	LedgerEnd(&la);
-}
-
 /* Pushes an object key. */
 static void
 PushKey(JsonbParseState **st, const char *key)
@@ -751,6 +593,7 @@ liveid_service_start(PG_FUNCTION_ARGS)
 	const LiveidJson *answer;
 	char	   *uid;
 	char	   *launch_url;
+	LiveidCall	call;
 	text	   *result;
 
 	/* refuse before the service holds a request the ledger cannot record */
@@ -800,7 +643,16 @@ liveid_service_start(PG_FUNCTION_ARGS)
 				 errcontext("LiveID+ POST %s", PUSH_PATH)));
 
 	launch_url = psprintf("%s/app/service-asyncall?uId=%s", BaseUrl(), UrlEncode(uid));
-	RecordCall(uid, &form, launch_url, method, has_expire ? &expire : NULL);
+	call.uid = uid;
+	call.organization = form.organization;
+	call.process = form.process;
+	call.process_live = form.process_live;
+	call.process_self = form.process_self;
+	call.external_id = form.external_id;
+	call.launch_url = launch_url;
+	call.method = method;
+	call.expire = has_expire ? &expire : NULL;
+	liveid_ledger_record(&call);
 
 	MemoryContextSwitchTo(old);
 	result = cstring_to_text(launch_url);
@@ -996,48 +848,6 @@ typedef struct CallInfo
 	bool		ended;
 } CallInfo;
 
-/*
- * Brings the ledger row of uid up to date with its latest call, as the
- * ledger's owner; a uid not in the ledger changes nothing, nor does a row
- * already up to date (no new row version for a poll that learnt nothing).
- */
-static void
-UpdateLedger(const char *uid, const CallInfo *c)
-{
-	static Oid	types[] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
-	Datum		values[lengthof(types)];
-	char		nulls[lengthof(types)];
-	bool		closed = (strcmp(c->status, "closed") == 0 && c->ended);
-	LedgerAccess la;
-	SPIPlanPtr	plan;
-	int			rc;
-
-	memset(nulls, ' ', sizeof(nulls));
-	values[0] = CStringGetTextDatum(uid);
-	values[1] = CStringGetTextDatum(c->status);
-	if (c->close_status)
-		values[2] = CStringGetTextDatum(c->close_status);
-	else
-		nulls[2] = 'n';
-	values[3] = CStringGetTextDatum(c->id_conference);
-	if (closed)
-		values[4] = TimestampTzGetDatum(c->ended_at);
-	else
-		nulls[4] = 'n';
-
-	LedgerBegin(&la);
-	plan = LedgerPlan(&update_plan,
-					  "UPDATE liveid.calls SET status = $2, close_status = $3, "
-					  "id_conference = $4, closed_at = $5 "
-					  "WHERE uid = $1 AND (status, close_status, id_conference, closed_at) "
-					  "IS DISTINCT FROM ($2, $3, $4, $5)",
-					  lengthof(types), types);
-	rc = SPI_execute_plan(plan, values, nulls, false, 0);
-	if (rc != SPI_OK_UPDATE)
-		elog(ERROR, "could not update liveid.calls: %s", SPI_result_code_string(rc));
-	LedgerEnd(&la);
-}
-
 PG_FUNCTION_INFO_V1(liveid_async_request_info);
 
 /*
@@ -1125,7 +935,13 @@ liveid_async_request_info(PG_FUNCTION_ARGS)
 	 * left as it is.
 	 */
 	if (latest >= 0 && !XactReadOnly)
-		UpdateLedger(uid, &rows[latest]);
+	{
+		const CallInfo *c = &rows[latest];
+		bool		closed = (strcmp(c->status, "closed") == 0 && c->ended);
+
+		liveid_ledger_update(uid, c->status, c->close_status, c->id_conference,
+							 closed ? &c->ended_at : NULL);
+	}
 
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
