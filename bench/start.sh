@@ -13,10 +13,13 @@
 #         the same pushAsyncCall body to the same simulator,
 #   L   = 1/(1/a + 1/c): the rate if PostgreSQL and the HTTP call simply
 #         added up; b/L has the target >= 0.8.
-# L has no write in it, while every start writes the ledger and commits, so
-# the script also measures
+# To show where the time goes, the script also measures
+#   r   = pgbench TPS of liveid.request() posting the same pushAsyncCall body
+#         (the transport alone: checks, HTTP, no ledger),
+# and, because L has no write in it while every start writes the ledger and
+# commits,
 #   a_w = pgbench TPS of the same ledger row INSERTed in plain SQL (into a
-#         copy of liveid.calls with its indexes and constraint),
+#         copy of liveid.calls with its indexes),
 #   L_w = 1/(1/a_w + 1/c), and b/L_w: what the extension adds to the work any
 #         implementation must do.
 # Each figure is the best of BENCH_RUNS interleaved runs (default 3) of
@@ -64,6 +67,7 @@ json_b64=$(printf '%s' "$customer" | base64 -w0)
 b64data=$(printf '{"id_organization":"DEMO","id_process":"%s","json":"%s"}' "$process" "$json_b64" | base64 -w0)
 push_body=$(printf '{"b64Data":"%s","method":"start"}' "$b64data")
 "$work/curl_loop" "$url" 0.2 /api/service/pushAsyncCall "$push_body" >/dev/null
+echo "SELECT liveid.request('POST', '/api/service/pushAsyncCall', '$push_body');" >"$work/request.sql"
 
 # pgbench TPS of one script (1 client); fails the run if the client aborted.
 pgbench_tps() {
@@ -78,7 +82,7 @@ pgbench_tps() {
 max() { awk -v x="$1" -v y="${2:-0}" 'BEGIN {print (x > y ? x : y)}'; }
 
 echo "== starting calls, 1 client, best of $runs runs of ${d}s"
-declare -A A AW B
+declare -A A AW B RQ
 c=0
 for r in $(seq "$runs"); do
   x=$("$work/curl_loop" "$url" "$d" /api/service/pushAsyncCall "$push_body")
@@ -89,14 +93,18 @@ for r in $(seq "$runs"); do
     echo "run $r  a  -M $m SELECT 1: $x tps"
     x=$(pgbench_tps "$work/insert.sql" "$m"); AW[$m]=$(max "$x" "${AW[$m]:-0}")
     echo "run $r  a_w -M $m ledger INSERT: $x tps"
+    x=$(pgbench_tps "$work/request.sql" "$m"); RQ[$m]=$(max "$x" "${RQ[$m]:-0}")
+    echo "run $r  r  -M $m request(pushAsyncCall): $x tps"
     x=$(pgbench_tps "$work/start.sql" "$m"); B[$m]=$(max "$x" "${B[$m]:-0}")
     echo "run $r  b  -M $m service_start: $x tps"
   done
 done
 rows=$(psql -X -q -At -c 'SELECT count(*) FROM liveid.calls')
 
-declare -A L LW R RW
+declare -A L LW R RW RR LEDGER
 for m in simple prepared; do
+  RR[$m]=$(awk -v x="${RQ[$m]}" -v c="$c" -v a="${A[$m]}" 'BEGIN {printf "%.2f", x * (1 / a + 1 / c)}')
+  LEDGER[$m]=$(awk -v b="${B[$m]}" -v x="${RQ[$m]}" 'BEGIN {printf "%.0f", 1e6 / b - 1e6 / x}')
   L[$m]=$(awk -v a="${A[$m]}" -v c="$c" 'BEGIN {printf "%.1f", 1 / (1 / a + 1 / c)}')
   LW[$m]=$(awk -v a="${AW[$m]}" -v c="$c" 'BEGIN {printf "%.1f", 1 / (1 / a + 1 / c)}')
   R[$m]=$(awk -v b="${B[$m]}" -v l="${L[$m]}" 'BEGIN {printf "%.2f", b / l}')
@@ -111,7 +119,9 @@ cat <<EOF
   c    raw libcurl loop, pushAsyncCall $(printf '%-19s %s' "$c" "$c")   calls/s
   a    SELECT 1                       $(printf '%-19s %s' "${A[simple]}" "${A[prepared]}")   tps
   a_w  the ledger INSERT, plain SQL   $(printf '%-19s %s' "${AW[simple]}" "${AW[prepared]}")   tps
+  r    request(), same body           $(printf '%-19s %s' "${RQ[simple]}" "${RQ[prepared]}")   tps (r/L $(printf '%s / %s' "${RR[simple]}" "${RR[prepared]}"))
   b    service_start                  $(printf '%-19s %s' "${B[simple]}" "${B[prepared]}")   tps ($(us "${B[simple]}") / $(us "${B[prepared]}") us per call)
+  1/b - 1/r  (checks, ledger, commit) $(printf '%-19s %s' "${LEDGER[simple]} us" "${LEDGER[prepared]} us")
   L    1/(1/a + 1/c)                  $(printf '%-19s %s' "${L[simple]}" "${L[prepared]}")
   b/L  (target >= 0.8)                $(printf '%-19s %s' "${R[simple]} $(yn "${R[simple]}")" "${R[prepared]} $(yn "${R[prepared]}")")
   L_w  1/(1/a_w + 1/c)                $(printf '%-19s %s' "${LW[simple]}" "${LW[prepared]}")

@@ -312,6 +312,10 @@ ALTER TABLE liveid.calls DROP COLUMN expire;
 SELECT try($$SELECT liveid.service_start(liveid.customer('it', 'a@example.com', 'A', 'B'), organization => 'DEMO',
                                          process => '6f1c2a9e-3b7d-4e2a-9c41-0d5e8f7a1b01')$$);
 ROLLBACK;
+-- (both failed with the request already sent: it was abandoned, and the
+-- next call finds the connection ready)
+SELECT liveid.service_start(liveid.customer('it', 'a@example.com', 'A', 'B'), organization => 'DEMO',
+                            process => '6f1c2a9e-3b7d-4e2a-9c41-0d5e8f7a1b01') IS NOT NULL AS started;
 
 -- ---------------------------------------------------------------- async_request_info
 -- Through a call's life: no call before the link is opened, then one call
@@ -531,3 +535,11 @@ SELECT count(*) AS rows_with_secrets
   FROM liveid.calls c
  WHERE position(current_setting('liveid_test.api_key') IN c::text) > 0
     OR position('c2lnbmF0dXJl' IN c::text) > 0;
+
+-- Every row names its process one way: process alone, or the pair (the
+-- rule service_start checks before a call starts, and the only writer).
+SELECT count(*) AS rows, count(*) FILTER (WHERE process_live IS NOT NULL) AS with_the_pair,
+       count(*) FILTER (WHERE NOT (
+         (process IS NOT NULL AND process_live IS NULL AND process_self IS NULL) OR
+         (process IS NULL AND process_live IS NOT NULL AND process_self IS NOT NULL))) AS named_otherwise
+  FROM liveid.calls;

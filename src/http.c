@@ -16,13 +16,19 @@
  * PostgreSQL's own error.  Nothing here ereports while curl is inside a
  * callback: callbacks only record what happened.
  *
+ * A request can be split: liveid_http_begin() sends it, liveid_http_end()
+ * waits for the answer, and the caller works in between (service_start
+ * readies its ledger row while the service answers).  So the clean-up of a
+ * call is not a PG_FINALLY but a reset callback on the call's memory
+ * context: it detaches the easy handle and frees the call's malloc'd header
+ * list (the one with a Bearer token) whether the call ends, or an ERROR
+ * anywhere between begin and end takes its memory away.
+ *
  * Every request goes to liveid.url || path: the path is checked so that it
  * cannot name another host or climb out of the base path, redirects are
  * never followed, and only http and https are allowed.  The answer is
  * collected into a buffer allocated with MCXT_ALLOC_NO_OOM in the call's
  * memory context and capped at liveid.max_response_size while receiving.
- * A call's own malloc'd memory is at most a header list with a Bearer
- * token; PG_FINALLY frees it.
  *
  * Failures map to the SQLSTATEs of sql-api.md: 08006 for the connection
  * (connect, DNS, TLS, reset, timeout), 28000 for 401/403, 22023 for other
@@ -397,70 +403,122 @@ ElapsedMs(TimestampTz start)
 	return (long) ((GetCurrentTimestamp() - start) / 1000);
 }
 
-/* Runs the transfer in slices; returns curl's result. */
-static CURLcode
-Perform(Transfer *t)
+/*
+ * A request under way, from liveid_http_begin() to liveid_http_end(), in the
+ * memory context of the call.  While it is attached, the easy handle points
+ * into it (the Transfer, the body) and may hold a header list of its own;
+ * ReleaseCall() undoes both, and runs at the latest when that memory context
+ * goes, so an ERROR raised between begin and end leaves the handle clean.
+ */
+struct LiveidHttpCall
 {
-	CURLcode	result = CURLE_OK;
-	CURLMcode	mc;
-	int			running = 1;
+	Transfer	t;
+	const char *method;
+	const char *path;
+	struct curl_slist *call_headers;	/* with a Bearer token, or NULL */
+	bool		attached;		/* easy is in multi, pointing here */
+	bool		finished;		/* the transfer ended (rc is curl's) */
+	CURLcode	rc;
+	TimestampTz start;
+	MemoryContextCallback cleanup;
+};
 
-	mc = curl_multi_add_handle(multi, easy);
-	if (mc != CURLM_OK)
-		return CURLE_FAILED_INIT;
-	while (running)
-	{
-		CURLMsg    *msg;
-		int			left;
+/* the call the easy handle belongs to, if any */
+static LiveidHttpCall *active_call = NULL;
 
-		mc = curl_multi_perform(multi, &running);
-		if (mc != CURLM_OK)
-		{
-			result = CURLE_FAILED_INIT;
-			break;
-		}
-		while ((msg = curl_multi_info_read(multi, &left)) != NULL)
-			if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy)
-				result = msg->data.result;
-		if (!running)
-			break;
-		if (QueryCancelPending || ProcDiePending)
-		{
-			t->interrupted = true;
-			result = CURLE_ABORTED_BY_CALLBACK;
-			break;
-		}
-		mc = curl_multi_poll(multi, NULL, 0, 50, NULL);
-		if (mc != CURLM_OK)
-		{
-			result = CURLE_FAILED_INIT;
-			break;
-		}
-	}
+/* Detaches the easy handle from call; never raises (also runs in abort). */
+static void
+ReleaseCall(void *arg)
+{
+	LiveidHttpCall *call = arg;
+
+	if (!call->attached)
+		return;
 	curl_multi_remove_handle(multi, easy);
-	return result;
+	/* nothing may point at this call's memory once it is over */
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, NULL);
+	curl_easy_setopt(easy, CURLOPT_XFERINFODATA, NULL);
+	curl_easy_setopt(easy, CURLOPT_POSTFIELDS, NULL);
+	if (call->call_headers)
+	{
+		curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers_plain);
+		curl_slist_free_all(call->call_headers);
+		call->call_headers = NULL;
+	}
+	call->attached = false;
+	if (active_call == call)
+		active_call = NULL;
+}
+
+/* Drives the transfer once, without waiting; true when it has ended. */
+static bool
+Drive(LiveidHttpCall *call)
+{
+	CURLMcode	mc;
+	CURLMsg    *msg;
+	int			running = 1;
+	int			left;
+
+	mc = curl_multi_perform(multi, &running);
+	if (mc != CURLM_OK)
+	{
+		call->rc = CURLE_FAILED_INIT;
+		return call->finished = true;
+	}
+	while ((msg = curl_multi_info_read(multi, &left)) != NULL)
+		if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy)
+		{
+			call->rc = msg->data.result;
+			call->finished = true;
+		}
+	if (!running)
+		call->finished = true;
+	return call->finished;
 }
 
 /*
- * One request to liveid.url || path; see the file header.  Returns only a
- * 2xx answer; raises everything else.
+ * Runs the transfer to its end in slices of at most 50 ms, giving up when
+ * an interrupt is pending.
  */
-LiveidResponse *
-liveid_http(const char *method, const char *path, const char *body,
-			const char *bearer)
+static void
+Perform(LiveidHttpCall *call)
+{
+	while (!call->finished)
+	{
+		if (QueryCancelPending || ProcDiePending)
+		{
+			call->t.interrupted = true;
+			call->rc = CURLE_ABORTED_BY_CALLBACK;
+			call->finished = true;
+			break;
+		}
+		if (curl_multi_poll(multi, NULL, 0, 50, NULL) != CURLM_OK)
+		{
+			call->rc = CURLE_FAILED_INIT;
+			call->finished = true;
+			break;
+		}
+		Drive(call);
+	}
+}
+
+/*
+ * Starts one request to liveid.url || path (see the file header): checks
+ * it, and sends it as far as it can go without waiting (on a kept-alive
+ * connection, all of it).  The caller may do other work before
+ * liveid_http_end(), in the same memory context.
+ */
+LiveidHttpCall *
+liveid_http_begin(const char *method, const char *path, const char *body,
+				  const char *bearer)
 {
 	const char *base = liveid_url ? liveid_url : "";
 	const char *key = liveid_api_key();
 	size_t		baselen = strlen(base);
 	StringInfoData url;
 	const char *ca_file = liveid_ca_file ? liveid_ca_file : "";
-	struct curl_slist *volatile call_headers = NULL;
-	Transfer	t = {0};
-	CURLcode	rc;
-	long		status = 0;
-	char	   *location = NULL;
-	TimestampTz start;
-	LiveidResponse *resp;
+	struct curl_slist *call_headers = NULL;
+	LiveidHttpCall *call;
 
 	liveid_check_path(path);
 	if (baselen == 0)
@@ -482,14 +540,24 @@ liveid_http(const char *method, const char *path, const char *body,
 						 errmsg("LiveID+ issued a token that cannot be sent")));
 
 	EnsureHandles();
+	/* a call whose memory outlived an error gives the handle back */
+	if (active_call)
+		ReleaseCall(active_call);
+
 	initStringInfo(&url);
 	appendBinaryStringInfo(&url, base, base[baselen - 1] == '/' ? baselen - 1 : baselen);
 	appendStringInfoString(&url, path);
 
-	t.cxt = CurrentMemoryContext;
-	t.limit = (size_t) liveid_max_response_size;
+	call = palloc0(sizeof(LiveidHttpCall));
+	call->method = method;
+	call->path = path;
+	call->t.cxt = CurrentMemoryContext;
+	call->t.limit = (size_t) liveid_max_response_size;
+	call->cleanup.func = ReleaseCall;
+	call->cleanup.arg = call;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, &call->cleanup);
 	errbuf[0] = '\0';
-	start = GetCurrentTimestamp();
+	call->start = GetCurrentTimestamp();
 
 	if (!handle_ready || strcmp(handle_ca_file, ca_file) != 0)
 		SetUpHandle(ca_file);
@@ -511,54 +579,65 @@ liveid_http(const char *method, const char *path, const char *body,
 		}
 	}
 
-	PG_TRY();
+	/* from here on nothing raises until the call is attached */
+	curl_easy_setopt(easy, CURLOPT_URL, url.data);
+	if (body)
 	{
-		curl_easy_setopt(easy, CURLOPT_URL, url.data);
-		if (body)
-		{
-			curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body);
-			curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) strlen(body));
-		}
-		else
-			curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
-		curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method);
-		curl_easy_setopt(easy, CURLOPT_HTTPHEADER,
-						 call_headers ? call_headers : body ? headers_json : headers_plain);
-		curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) liveid_connect_timeout);
-		curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long) liveid_timeout);
-		curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) t.limit);
-		curl_easy_setopt(easy, CURLOPT_WRITEDATA, &t);
-		curl_easy_setopt(easy, CURLOPT_XFERINFODATA, &t);
-
-		rc = Perform(&t);
-
-		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-		if (status >= 300 && status < 400)
-		{
-			char	   *loc = NULL;
-
-			curl_easy_getinfo(easy, CURLINFO_REDIRECT_URL, &loc);
-			if (loc)
-				location = pstrdup(loc);
-		}
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) strlen(body));
 	}
-	PG_FINALLY();
+	else
+		curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER,
+					 call_headers ? call_headers : body ? headers_json : headers_plain);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) liveid_connect_timeout);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long) liveid_timeout);
+	curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) call->t.limit);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, &call->t);
+	curl_easy_setopt(easy, CURLOPT_XFERINFODATA, &call->t);
+	call->call_headers = call_headers;
+	call->attached = true;
+	active_call = call;
+
+	if (curl_multi_add_handle(multi, easy) != CURLM_OK)
 	{
-		/* nothing may point at this call's memory once it returns */
-		curl_easy_setopt(easy, CURLOPT_WRITEDATA, NULL);
-		curl_easy_setopt(easy, CURLOPT_XFERINFODATA, NULL);
-		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, NULL);
-		if (call_headers)
-		{
-			curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers_plain);
-			curl_slist_free_all(call_headers);
-		}
+		call->rc = CURLE_FAILED_INIT;
+		call->finished = true;
 	}
-	PG_END_TRY();
+	else
+		Drive(call);
+	return call;
+}
 
-	if (t.data)
-		t.data[t.len] = '\0';	/* WriteBody always leaves room */
-	if (t.interrupted)
+/*
+ * Waits for the answer of a call liveid_http_begin() started.  Returns only
+ * a 2xx answer; raises everything else.
+ */
+LiveidResponse *
+liveid_http_end(LiveidHttpCall *call)
+{
+	Transfer   *t = &call->t;
+	long		status = 0;
+	char	   *location = NULL;
+	LiveidResponse *resp;
+
+	Assert(call->attached);
+	Perform(call);				/* never raises */
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	if (status >= 300 && status < 400)
+	{
+		char	   *loc = NULL;
+
+		curl_easy_getinfo(easy, CURLINFO_REDIRECT_URL, &loc);
+		if (loc)
+			location = pstrdup(loc);	/* palloc raises only on OOM */
+	}
+	ReleaseCall(call);
+
+	if (t->data)
+		t->data[t->len] = '\0'; /* WriteBody always leaves room */
+	if (t->interrupted)
 	{
 		/* start the next call from a clean handle */
 		handle_ready = false;
@@ -567,26 +646,34 @@ liveid_http(const char *method, const char *path, const char *body,
 				(errcode(ERRCODE_QUERY_CANCELED),
 				 errmsg("LiveID+ request interrupted")));
 	}
-	if (t.too_large || rc == CURLE_FILESIZE_EXCEEDED)
+	if (t->too_large || call->rc == CURLE_FILESIZE_EXCEEDED)
 		ereport(ERROR,
 				(errcode(ERRCODE_SYSTEM_ERROR),
 				 errmsg("LiveID+ answer is larger than liveid.max_response_size (%d bytes)",
 						liveid_max_response_size),
 				 errdetail("The answer was refused while it arrived, not buffered."),
 				 errhint("Raise liveid.max_response_size if such answers are expected."),
-				 errcontext("LiveID+ %s %s", method, path)));
-	if (t.out_of_memory)
+				 errcontext("LiveID+ %s %s", call->method, call->path)));
+	if (t->out_of_memory)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory while receiving a LiveID+ answer")));
-	if (rc != CURLE_OK)
-		ReportTransportError(rc, errbuf, ElapsedMs(start), method, path);
+	if (call->rc != CURLE_OK)
+		ReportTransportError(call->rc, errbuf, ElapsedMs(call->start), call->method, call->path);
 	if (status < 200 || status >= 300)
-		ReportStatus(status, t.data ? t.data : "", t.len, method, path, location);
+		ReportStatus(status, t->data ? t->data : "", t->len, call->method, call->path, location);
 
 	resp = palloc(sizeof(LiveidResponse));
 	resp->status = status;
-	resp->len = t.len;
-	resp->body = t.data ? t.data : palloc0(1);
+	resp->len = t->len;
+	resp->body = t->data ? t->data : palloc0(1);
 	return resp;
+}
+
+/* One request, start to end. */
+LiveidResponse *
+liveid_http(const char *method, const char *path, const char *body,
+			const char *bearer)
+{
+	return liveid_http_end(liveid_http_begin(method, path, body, bearer));
 }

@@ -194,26 +194,40 @@ KnownColumn(Relation rel, Form_pg_attribute attr)
 	return -1;
 }
 
+/* a ledger row readied by liveid_ledger_prepare() */
+struct LiveidLedgerRow
+{
+	Relation	rel;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;
+	int			uid_att;		/* slot positions of uid and launch_url */
+	int			url_att;
+};
+
 /*
- * Fills slot with the row of call: our columns from call, the others with
- * their defaults (or null).  Every column of ours must be there.
+ * Fills the slot of row with the row of call, but uid and launch_url: our
+ * columns from call, the others with their defaults (or null).  Every
+ * column of ours must be there.  Runs as the ledger's owner (the defaults
+ * of an owner's columns may need the owner's rights).
  */
 static void
-FillRow(Relation rel, EState *estate, TupleTableSlot *slot,
-		const LiveidCall *call, const char *created_by)
+FillRow(LiveidLedgerRow *row, const LiveidCall *call, const char *created_by)
 {
+	Relation	rel = row->rel;
 	TupleDesc	desc = RelationGetDescr(rel);
+	TupleTableSlot *slot = row->slot;
 	Datum		values[NUM_COLS];
 	bool		isnull[NUM_COLS];
 	bool		found[NUM_COLS];
 
+	memset(values, 0, sizeof(values));
 	memset(isnull, 0, sizeof(isnull));
 	memset(found, 0, sizeof(found));
-	SetText(values, isnull, COL_UID, call->uid);
+	isnull[COL_UID] = isnull[COL_LAUNCH_URL] = true;	/* set on record */
 	SetText(values, isnull, COL_ORGANIZATION, call->organization);
 	SetUuid(values, isnull, COL_PROCESS, call->process);
 	SetText(values, isnull, COL_EXTERNAL_ID, call->external_id);
-	SetText(values, isnull, COL_LAUNCH_URL, call->launch_url);
 	values[COL_CREATED_AT] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 	values[COL_CREATED_BY] = DirectFunctionCall1(namein, CStringGetDatum(created_by));
 	values[COL_STATUS] = CStringGetTextDatum("created");
@@ -244,6 +258,10 @@ FillRow(Relation rel, EState *estate, TupleTableSlot *slot,
 			slot->tts_values[a] = values[col];
 			slot->tts_isnull[a] = isnull[col];
 			found[col] = true;
+			if (col == COL_UID)
+				row->uid_att = a;
+			else if (col == COL_LAUNCH_URL)
+				row->url_att = a;
 		}
 		else
 		{
@@ -251,10 +269,10 @@ FillRow(Relation rel, EState *estate, TupleTableSlot *slot,
 
 			if (def != NULL)
 			{
-				ExprState  *state = ExecPrepareExpr((Expr *) def, estate);
+				ExprState  *state = ExecPrepareExpr((Expr *) def, row->estate);
 
 				slot->tts_values[a] =
-					ExecEvalExprSwitchContext(state, GetPerTupleExprContext(estate),
+					ExecEvalExprSwitchContext(state, GetPerTupleExprContext(row->estate),
 											  &slot->tts_isnull[a]);
 			}
 		}
@@ -265,67 +283,89 @@ FillRow(Relation rel, EState *estate, TupleTableSlot *slot,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("the ledger liveid.calls has no column \"%s\"", ledger_cols[i].name),
 					 errhint("Add the column back, or drop and create the extension again.")));
-	ExecStoreVirtualTuple(slot);
 }
 
 /*
- * Records a started call in liveid.calls, in the caller's transaction, as
- * the ledger's owner (see the file header).
+ * Readies the ledger row of a call about to start (all but its uid and
+ * launch URL, which the service's answer gives): opens the table and its
+ * indexes, checks the columns, computes the values, and takes the
+ * transaction's id.  service_start does this while the service answers.
  */
-void
-liveid_ledger_record(const LiveidCall *call)
+LiveidLedgerRow *
+liveid_ledger_prepare(const LiveidCall *call)
 {
 	char	   *created_by = GetUserNameFromId(GetUserId(), false);
-	Relation	rel;
+	LiveidLedgerRow *row = palloc0(sizeof(LiveidLedgerRow));
 	RangeTblEntry *rte;
-	EState	   *estate;
-	ResultRelInfo *rri;
-	TupleTableSlot *slot;
 	LedgerAccess la;
 
-	rel = table_open(LedgerRelid(), RowExclusiveLock);
-	if (rel->rd_rel->relkind != RELKIND_RELATION)
+	row->rel = table_open(LedgerRelid(), RowExclusiveLock);
+	if (row->rel->rd_rel->relkind != RELKIND_RELATION)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("the ledger liveid.calls is not a table")));
-	LedgerBecomeOwner(&la, rel, rel->trigdesc != NULL);
 
-	estate = CreateExecutorState();
+	row->estate = CreateExecutorState();
 	rte = makeNode(RangeTblEntry);
 	rte->rtekind = RTE_RELATION;
-	rte->relid = RelationGetRelid(rel);
-	rte->relkind = rel->rd_rel->relkind;
+	rte->relid = RelationGetRelid(row->rel);
+	rte->relkind = row->rel->rd_rel->relkind;
 	rte->rellockmode = RowExclusiveLock;
 #if PG_VERSION_NUM >= 160000
 	{
 		RTEPermissionInfo *perm = makeNode(RTEPermissionInfo);
 
-		perm->relid = RelationGetRelid(rel);
+		perm->relid = RelationGetRelid(row->rel);
 		rte->perminfoindex = 1;
-		ExecInitRangeTable(estate, list_make1(rte), list_make1(perm));
+		ExecInitRangeTable(row->estate, list_make1(rte), list_make1(perm));
 	}
 #else
-	ExecInitRangeTable(estate, list_make1(rte));
+	ExecInitRangeTable(row->estate, list_make1(rte));
 #endif
-	rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	row->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(row->rri, row->rel, 1, NULL, 0);
 	/* lets ExecGetTriggerResultRel() find it, as logical replication does */
-	estate->es_opened_result_relations = list_make1(rri);
-	estate->es_output_cid = GetCurrentCommandId(true);
-	ExecOpenIndices(rri, false);
+	row->estate->es_opened_result_relations = list_make1(row->rri);
+	ExecOpenIndices(row->rri, false);
+	row->slot = ExecInitExtraTupleSlot(row->estate, RelationGetDescr(row->rel),
+									   &TTSOpsVirtual);
 
-	slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel), &TTSOpsVirtual);
-	FillRow(rel, estate, slot, call, created_by);
-
-	AfterTriggerBeginQuery();
-	ExecSimpleRelationInsert(rri, estate, slot);
-	AfterTriggerEndQuery(estate);
-
-	ExecCloseResultRelations(estate);
-	ExecResetTupleTable(estate->es_tupleTable, false);
-	FreeExecutorState(estate);
+	LedgerBecomeOwner(&la, row->rel, false);
+	FillRow(row, call, created_by);
 	LedgerRestore(&la);
-	table_close(rel, NoLock);
+
+	(void) GetCurrentTransactionId();
+	return row;
+}
+
+/*
+ * Records the call row was readied for, now that the service named it, in
+ * the caller's transaction, as the ledger's owner (see the file header).
+ */
+void
+liveid_ledger_record(LiveidLedgerRow *row, const char *uid, const char *launch_url)
+{
+	TupleTableSlot *slot = row->slot;
+	LedgerAccess la;
+
+	slot->tts_values[row->uid_att] = CStringGetTextDatum(uid);
+	slot->tts_isnull[row->uid_att] = false;
+	slot->tts_values[row->url_att] = CStringGetTextDatum(launch_url);
+	slot->tts_isnull[row->url_att] = false;
+	ExecStoreVirtualTuple(slot);
+
+	LedgerBecomeOwner(&la, row->rel, row->rel->trigdesc != NULL);
+	row->estate->es_output_cid = GetCurrentCommandId(true);
+	AfterTriggerBeginQuery();
+	ExecSimpleRelationInsert(row->rri, row->estate, slot);
+	AfterTriggerEndQuery(row->estate);
+	LedgerRestore(&la);
+
+	ExecCloseResultRelations(row->estate);
+	ExecResetTupleTable(row->estate->es_tupleTable, false);
+	FreeExecutorState(row->estate);
+	table_close(row->rel, NoLock);
+	pfree(row);
 
 	/* the row is seen by what the caller does next, as after an INSERT */
 	CommandCounterIncrement();

@@ -42,6 +42,16 @@ typedef struct LiveidResponse
  */
 extern LiveidResponse *liveid_http(const char *method, const char *path,
 								   const char *body, const char *bearer);
+
+/*
+ * The same in two steps: begin sends the request, end waits for the answer
+ * (and raises as liveid_http does); between them the caller may work, in
+ * the same memory context.  An ERROR in between abandons the request.
+ */
+typedef struct LiveidHttpCall LiveidHttpCall;
+extern LiveidHttpCall *liveid_http_begin(const char *method, const char *path,
+										 const char *body, const char *bearer);
+extern LiveidResponse *liveid_http_end(LiveidHttpCall *call);
 extern void liveid_check_path(const char *path);	/* 22023 if unsafe */
 
 /* in json.c: the only file that knows cJSON */
@@ -101,18 +111,23 @@ extern void liveid_check_callback_url(const char *url);
  */
 typedef struct LiveidCall
 {
-	const char *uid;
 	const char *organization;
 	const char *process;		/* NULL with the pair */
 	const char *process_live;
 	const char *process_self;
 	const char *external_id;	/* or NULL */
-	const char *launch_url;
 	const char *method;
 	const TimestampTz *expire;	/* or NULL */
 } LiveidCall;
 
-extern void liveid_ledger_record(const LiveidCall *call);
+/*
+ * A call's row is readied while the service answers (prepare), and stored
+ * once the answer names the call (record).
+ */
+typedef struct LiveidLedgerRow LiveidLedgerRow;
+extern LiveidLedgerRow *liveid_ledger_prepare(const LiveidCall *call);
+extern void liveid_ledger_record(LiveidLedgerRow *row, const char *uid,
+								 const char *launch_url);
 extern void liveid_ledger_update(const char *uid, const char *status,
 								 const char *close_status,
 								 const char *id_conference,

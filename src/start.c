@@ -594,6 +594,8 @@ liveid_service_start(PG_FUNCTION_ARGS)
 	char	   *uid;
 	char	   *launch_url;
 	LiveidCall	call;
+	LiveidHttpCall *pending;
+	LiveidLedgerRow *row;
 	text	   *result;
 
 	/* refuse before the service holds a request the ledger cannot record */
@@ -620,10 +622,8 @@ liveid_service_start(PG_FUNCTION_ARGS)
 	}
 
 	initStringInfo(&body);
-	appendStringInfoString(&body, "{\"b64Data\":");
-	escape_json(&body, B64Data(&form));
-	appendStringInfoString(&body, ",\"method\":");
-	escape_json(&body, method);
+	/* Base64 needs no JSON escaping, and method is start or live */
+	appendStringInfo(&body, "{\"b64Data\":\"%s\",\"method\":\"%s\"", B64Data(&form), method);
 	if (has_expire)
 	{
 		appendStringInfoString(&body, ",\"expire\":");
@@ -631,7 +631,18 @@ liveid_service_start(PG_FUNCTION_ARGS)
 	}
 	appendStringInfoChar(&body, '}');
 
-	r = liveid_http("POST", PUSH_PATH, body.data, NULL);
+	/* the ledger row is readied while the service answers */
+	pending = liveid_http_begin("POST", PUSH_PATH, body.data, NULL);
+	call.organization = form.organization;
+	call.process = form.process;
+	call.process_live = form.process_live;
+	call.process_self = form.process_self;
+	call.external_id = form.external_id;
+	call.method = method;
+	call.expire = has_expire ? &expire : NULL;
+	row = liveid_ledger_prepare(&call);
+	r = liveid_http_end(pending);
+
 	answer = liveid_json_object(liveid_json_parse(r->body, r->len, "POST", PUSH_PATH),
 								"{\"uId\": ...}");
 	uid = liveid_json_string(answer, "uId");
@@ -643,16 +654,7 @@ liveid_service_start(PG_FUNCTION_ARGS)
 				 errcontext("LiveID+ POST %s", PUSH_PATH)));
 
 	launch_url = psprintf("%s/app/service-asyncall?uId=%s", BaseUrl(), UrlEncode(uid));
-	call.uid = uid;
-	call.organization = form.organization;
-	call.process = form.process;
-	call.process_live = form.process_live;
-	call.process_self = form.process_self;
-	call.external_id = form.external_id;
-	call.launch_url = launch_url;
-	call.method = method;
-	call.expire = has_expire ? &expire : NULL;
-	liveid_ledger_record(&call);
+	liveid_ledger_record(row, uid, launch_url);
 
 	MemoryContextSwitchTo(old);
 	result = cstring_to_text(launch_url);
