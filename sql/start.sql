@@ -268,6 +268,10 @@ SET enable_seqscan = off;
 SET enable_bitmapscan = off;
 EXPLAIN (COSTS OFF) SELECT external_id FROM liveid.calls WHERE note = 'set by a trigger';
 SELECT external_id FROM liveid.calls WHERE note = 'set by a trigger';
+-- and so has liveid's own partial index on external_id (its predicate is
+-- prepared before the service answers)
+EXPLAIN (COSTS OFF) SELECT count(*) FROM liveid.calls WHERE external_id = 'DEFAULTED';
+SELECT count(*) AS found_by_external_id FROM liveid.calls WHERE external_id = 'DEFAULTED';
 RESET enable_seqscan;
 RESET enable_bitmapscan;
 SELECT c.external_id, a.fired, a.by_owner, a.search_path

@@ -327,6 +327,14 @@ liveid_ledger_prepare(const LiveidCall *call)
 	/* lets ExecGetTriggerResultRel() find it, as logical replication does */
 	row->estate->es_opened_result_relations = list_make1(row->rri);
 	ExecOpenIndices(row->rri, false);
+	/* what ExecInsertIndexTuples() would build for partial indexes, now */
+	for (int i = 0; i < row->rri->ri_NumIndices; i++)
+	{
+		IndexInfo  *ii = row->rri->ri_IndexRelationInfo[i];
+
+		if (ii->ii_Predicate != NIL && ii->ii_PredicateState == NULL)
+			ii->ii_PredicateState = ExecPrepareQual(ii->ii_Predicate, row->estate);
+	}
 	row->slot = ExecInitExtraTupleSlot(row->estate, RelationGetDescr(row->rel),
 									   &TTSOpsVirtual);
 
