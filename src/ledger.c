@@ -42,8 +42,6 @@
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
-#include "nodes/makefuncs.h"
-#include "parser/parsetree.h"
 #include "rewrite/rewriteHandler.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -176,7 +174,7 @@ SetUuid(Datum *values, bool *isnull, int col, const char *s)
  * added; an error if one of ours no longer has its type.
  */
 static int
-KnownColumn(Relation rel, Form_pg_attribute attr)
+KnownColumn(Form_pg_attribute attr)
 {
 	for (int i = 0; i < NUM_COLS; i++)
 	{
@@ -252,7 +250,7 @@ FillRow(LiveidLedgerRow *row, const LiveidCall *call, const char *created_by)
 		slot->tts_values[a] = (Datum) 0;
 		if (attr->attisdropped || attr->attgenerated)
 			continue;			/* generated ones are computed on insert */
-		col = KnownColumn(rel, attr);
+		col = KnownColumn(attr);
 		if (col >= 0)
 		{
 			slot->tts_values[a] = values[col];

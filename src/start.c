@@ -85,11 +85,7 @@ typedef struct StartForm
 {
 	FormField	fields[MAX_FORM_FIELDS];
 	int			nfields;
-	const char *organization;
-	const char *process;		/* NULL with the pair */
-	const char *process_live;
-	const char *process_self;
-	const char *external_id;
+	LiveidCall	call;			/* what the ledger records of them */
 } StartForm;
 
 /* Raises the 22023 error of a bad argument. */
@@ -376,11 +372,11 @@ CollectStartFields(FunctionCallInfo fcinfo, StartForm *form)
 	CheckShortText("op_info", op_info);
 
 	/* the fields, in the order the service expects */
-	form->organization = organization;
-	form->process = process;
-	form->process_live = process_live;
-	form->process_self = process_self;
-	form->external_id = external_id;
+	form->call.organization = organization;
+	form->call.process = process;
+	form->call.process_live = process_live;
+	form->call.process_self = process_self;
+	form->call.external_id = external_id;
 	AddField(form, "id_organization", organization, false);
 	AddField(form, "id_process", process, false);
 	AddField(form, "id_process_live", process_live, false);
@@ -593,7 +589,6 @@ liveid_service_start(PG_FUNCTION_ARGS)
 	const LiveidJson *answer;
 	char	   *uid;
 	char	   *launch_url;
-	LiveidCall	call;
 	LiveidHttpCall *pending;
 	LiveidLedgerRow *row;
 	text	   *result;
@@ -633,14 +628,9 @@ liveid_service_start(PG_FUNCTION_ARGS)
 
 	/* the ledger row is readied while the service answers */
 	pending = liveid_http_begin("POST", PUSH_PATH, body.data, NULL);
-	call.organization = form.organization;
-	call.process = form.process;
-	call.process_live = form.process_live;
-	call.process_self = form.process_self;
-	call.external_id = form.external_id;
-	call.method = method;
-	call.expire = has_expire ? &expire : NULL;
-	row = liveid_ledger_prepare(&call);
+	form.call.method = method;
+	form.call.expire = has_expire ? &expire : NULL;
+	row = liveid_ledger_prepare(&form.call);
 	r = liveid_http_end(pending);
 
 	answer = liveid_json_object(liveid_json_parse(r->body, r->len, "POST", PUSH_PATH),
