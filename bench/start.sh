@@ -21,10 +21,15 @@
 #   a_w = pgbench TPS of the same ledger row INSERTed in plain SQL (into a
 #         copy of liveid.calls with its indexes),
 #   L_w = 1/(1/a_w + 1/c), and b/L_w: what the extension adds to the work any
-#         implementation must do.
+#         implementation must do;
+#   s   = pgbench TPS of that HTTP call and that INSERT composed in one SQL
+#         statement (a CTE around liveid.request()): what a user of a general
+#         HTTP extension would write, with none of service_start's checks and
+#         its body built in advance; b/s compares the two.
 # Each figure is the best of BENCH_RUNS interleaved runs (default 3) of
 # BENCH_SECONDS each (default 10).  (pg_virtualenv's cluster runs with
-# fsync off, so commits do not wait for the disk.)  Not part of `make bench`.
+# fsync off, so commits do not wait for the disk.)  `make bench` runs it
+# after bench/pg.sh and bench/payload.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -68,6 +73,15 @@ b64data=$(printf '{"id_organization":"DEMO","id_process":"%s","json":"%s"}' "$pr
 push_body=$(printf '{"b64Data":"%s","method":"start"}' "$b64data")
 "$work/curl_loop" "$url" 0.2 /api/service/pushAsyncCall "$push_body" >/dev/null
 echo "SELECT liveid.request('POST', '/api/service/pushAsyncCall', '$push_body');" >"$work/request.sql"
+cat >"$work/composed.sql" <<SQL
+WITH r AS (SELECT liveid.request('POST', '/api/service/pushAsyncCall', '$push_body') AS j)
+INSERT INTO bench_calls (uid, organization, process, launch_url, created_by, method)
+SELECT j->>'uId', 'DEMO', '$process', '$url/app/service-asyncall?uId=' || (j->>'uId'), current_user, 'start'
+  FROM r;
+SQL
+# the composed statement stores one row per call (checked once)
+[ "$(psql -X -q -At -v ON_ERROR_STOP=1 -f "$work/composed.sql" -c "SELECT count(*) FROM bench_calls WHERE uid ~ '^[0-9a-f-]{36}$'")" = 1 ] ||
+  { echo "the composed request() + INSERT did not store its row" >&2; exit 1; }
 
 # pgbench TPS of one script (1 client); fails the run if the client aborted.
 pgbench_tps() {
@@ -82,7 +96,7 @@ pgbench_tps() {
 max() { awk -v x="$1" -v y="${2:-0}" 'BEGIN {print (x > y ? x : y)}'; }
 
 echo "== starting calls, 1 client, best of $runs runs of ${d}s"
-declare -A A AW B RQ
+declare -A A AW B RQ S
 c=0
 for r in $(seq "$runs"); do
   x=$("$work/curl_loop" "$url" "$d" /api/service/pushAsyncCall "$push_body")
@@ -95,14 +109,17 @@ for r in $(seq "$runs"); do
     echo "run $r  a_w -M $m ledger INSERT: $x tps"
     x=$(pgbench_tps "$work/request.sql" "$m"); RQ[$m]=$(max "$x" "${RQ[$m]:-0}")
     echo "run $r  r  -M $m request(pushAsyncCall): $x tps"
+    x=$(pgbench_tps "$work/composed.sql" "$m"); S[$m]=$(max "$x" "${S[$m]:-0}")
+    echo "run $r  s  -M $m request() + INSERT in SQL: $x tps"
     x=$(pgbench_tps "$work/start.sql" "$m"); B[$m]=$(max "$x" "${B[$m]:-0}")
     echo "run $r  b  -M $m service_start: $x tps"
   done
 done
 rows=$(psql -X -q -At -c 'SELECT count(*) FROM liveid.calls')
 
-declare -A L LW R RW RR LEDGER
+declare -A L LW R RW RR LEDGER BS
 for m in simple prepared; do
+  BS[$m]=$(awk -v b="${B[$m]}" -v s="${S[$m]}" 'BEGIN {printf "%.2f", b / s}')
   RR[$m]=$(awk -v x="${RQ[$m]}" -v c="$c" -v a="${A[$m]}" 'BEGIN {printf "%.2f", x * (1 / a + 1 / c)}')
   LEDGER[$m]=$(awk -v b="${B[$m]}" -v x="${RQ[$m]}" 'BEGIN {printf "%.0f", 1e6 / b - 1e6 / x}')
   L[$m]=$(awk -v a="${A[$m]}" -v c="$c" 'BEGIN {printf "%.1f", 1 / (1 / a + 1 / c)}')
@@ -121,6 +138,7 @@ cat <<EOF
   a_w  the ledger INSERT, plain SQL   $(printf '%-19s %s' "${AW[simple]}" "${AW[prepared]}")   tps
   r    request(), same body           $(printf '%-19s %s' "${RQ[simple]}" "${RQ[prepared]}")   tps (r/L $(printf '%s / %s' "${RR[simple]}" "${RR[prepared]}"))
   b    service_start                  $(printf '%-19s %s' "${B[simple]}" "${B[prepared]}")   tps ($(us "${B[simple]}") / $(us "${B[prepared]}") us per call)
+  s    request() + INSERT, in SQL     $(printf '%-19s %s' "${S[simple]}" "${S[prepared]}")   tps (b/s $(printf '%s / %s' "${BS[simple]}" "${BS[prepared]}"))
   1/b - 1/r  (checks, ledger, commit) $(printf '%-19s %s' "${LEDGER[simple]} us" "${LEDGER[prepared]} us")
   L    1/(1/a + 1/c)                  $(printf '%-19s %s' "${L[simple]}" "${L[prepared]}")
   b/L  (target >= 0.8)                $(printf '%-19s %s' "${R[simple]} $(yn "${R[simple]}")" "${R[prepared]} $(yn "${R[prepared]}")")
