@@ -54,11 +54,16 @@ CREATE TABLE bench_calls (LIKE liveid.calls INCLUDING ALL);
 SQL
 echo 'SELECT 1;' >"$work/select1.sql"
 echo "$start_sql" >"$work/start.sql"
-cat >"$work/insert.sql" <<SQL
-INSERT INTO bench_calls (uid, organization, process, launch_url, created_by, method)
+# The ledger row of a start, INSERTed in plain SQL: $1 is the FROM list that
+# yields its uid as u, $2 an optional WITH clause in front.
+ledger_insert() {
+  cat <<SQL
+${2:-}INSERT INTO bench_calls (uid, organization, process, launch_url, created_by, method)
 SELECT u, 'DEMO', '$process', '$url/app/service-asyncall?uId=' || u, current_user, 'start'
-  FROM CAST(gen_random_uuid() AS text) AS u;
+  FROM $1;
 SQL
+}
+ledger_insert "CAST(gen_random_uuid() AS text) AS u" >"$work/insert.sql"
 
 # the call answers at all (a failure here stops the run with its error)
 psql -X -q -At -v ON_ERROR_STOP=1 -c "$start_sql" >/dev/null
@@ -73,12 +78,9 @@ b64data=$(printf '{"id_organization":"DEMO","id_process":"%s","json":"%s"}' "$pr
 push_body=$(printf '{"b64Data":"%s","method":"start"}' "$b64data")
 "$work/curl_loop" "$url" 0.2 /api/service/pushAsyncCall "$push_body" >/dev/null
 echo "SELECT liveid.request('POST', '/api/service/pushAsyncCall', '$push_body');" >"$work/request.sql"
-cat >"$work/composed.sql" <<SQL
-WITH r AS (SELECT liveid.request('POST', '/api/service/pushAsyncCall', '$push_body') AS j)
-INSERT INTO bench_calls (uid, organization, process, launch_url, created_by, method)
-SELECT j->>'uId', 'DEMO', '$process', '$url/app/service-asyncall?uId=' || (j->>'uId'), current_user, 'start'
-  FROM r;
-SQL
+ledger_insert "r, CAST(j ->> 'uId' AS text) AS u" \
+  "WITH r AS (SELECT liveid.request('POST', '/api/service/pushAsyncCall', '$push_body') AS j)
+" >"$work/composed.sql"
 # the composed statement stores one row per call (checked once)
 [ "$(psql -X -q -At -v ON_ERROR_STOP=1 -f "$work/composed.sql" -c "SELECT count(*) FROM bench_calls WHERE uid ~ '^[0-9a-f-]{36}$'")" = 1 ] ||
   { echo "the composed request() + INSERT did not store its row" >&2; exit 1; }
