@@ -2,10 +2,17 @@
 # Runs a command with two LiveID+ simulators (plain http, and https with a
 # throwaway CA made here) and a throwaway PostgreSQL cluster configured for
 # them.  The command sees:
-#   LIVEID_SIM_URL, LIVEID_SIM_TLS_URL, LIVEID_TEST_CA   and pg_virtualenv's PG* variables
+#   LIVEID_SIM_URL, LIVEID_SIM_TLS_URL, LIVEID_TEST_CA, LIVEID_PGDATA
+#   and PGHOST, PGPORT, PGUSER, PGDATABASE for the cluster
 # The cluster's postgresql.conf sets liveid.url and liveid.api_key (the
 # simulator's DEMO key) plus liveid_test.* values the regression tests read,
 # so no test's SQL or expected output holds a port or a key.
+#
+# The cluster is made with the initdb and pg_ctl of $PG_CONFIG's server
+# (default: pg_config), in the run's own directory, listening only on a
+# Unix socket there: runs never collide, and a copy of PostgreSQL with
+# another build of liveid (scripts/test.sh's sanitizer run) works the same.
+# As root, the server runs as the postgres user.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,12 +56,36 @@ export LIVEID_SIM_TLS_URL="https://localhost:$tls_port"
 export LIVEID_TEST_CA="$work/ca.pem"
 key=demo-key-5f2b9c
 
-pg_virtualenv \
-  -o "shared_preload_libraries=liveid" \
-  -o "liveid.url=$LIVEID_SIM_URL" \
-  -o "liveid.api_key=$key" \
-  -o "liveid_test.api_key=$key" \
-  -o "liveid_test.sim_url=$LIVEID_SIM_URL" \
-  -o "liveid_test.tls_url=$LIVEID_SIM_TLS_URL" \
-  -o "liveid_test.ca_file=$LIVEID_TEST_CA" \
-  "$@"
+# the cluster: initdb, our settings, start; the server's own user owns it
+bindir=$("${PG_CONFIG:-pg_config}" --bindir)
+as_server=()
+if [ "$(id -u)" -eq 0 ]; then
+  as_server=(runuser -u postgres --)
+  chown postgres "$work"
+fi
+export LIVEID_PGDATA="$work/data"
+"${as_server[@]}" "$bindir/initdb" -D "$LIVEID_PGDATA" -U postgres -A trust \
+  --no-sync -E UTF8 --locale=C >"$work/initdb.log" 2>&1 \
+  || { cat "$work/initdb.log" >&2; exit 1; }
+cat >>"$LIVEID_PGDATA/postgresql.conf" <<CONF
+listen_addresses = ''
+unix_socket_directories = '$work'
+port = 5432
+fsync = off
+shared_preload_libraries = 'liveid'
+liveid.url = '$LIVEID_SIM_URL'
+liveid.api_key = '$key'
+liveid_test.api_key = '$key'
+liveid_test.sim_url = '$LIVEID_SIM_URL'
+liveid_test.tls_url = '$LIVEID_SIM_TLS_URL'
+liveid_test.ca_file = '$LIVEID_TEST_CA'
+CONF
+"${as_server[@]}" "$bindir/pg_ctl" -D "$LIVEID_PGDATA" -l "$work/server.log" -w -s start \
+  || { cat "$work/server.log" >&2; exit 1; }
+stop_server() {
+  "${as_server[@]}" "$bindir/pg_ctl" -D "$LIVEID_PGDATA" -m immediate -w -s stop 2>/dev/null || true
+}
+trap 'stop_server; cleanup' EXIT
+export PGHOST="$work" PGPORT=5432 PGUSER=postgres PGDATABASE=postgres
+
+"$@"

@@ -1,12 +1,12 @@
 #!/usr/bin/perl
-# Runs TAP test files with TAP::Harness (lib t/lib) and prints, as its last
+# Runs TAP test files with TAP::Harness (libs t/lib and sim/t/lib) and prints, as its last
 # line, "tap: N passed, N failed", counting individual assertions: the
 # leaves inside subtests, not the subtests themselves.  A file that died,
 # had a wrong plan or unparsable TAP counts as at least one failure.  Exit
 # status 0 only when nothing failed.
 #
-#   perl t/run-tap.pl t/sim/*.t
-#   perl t/run-tap.pl -v t/sim/04-lifecycle.t      (verbose TAP)
+#   perl t/run-tap.pl sim/t/*.t t/*.t
+#   perl t/run-tap.pl -v sim/t/04-lifecycle.t      (verbose TAP)
 use strict;
 use warnings;
 use FindBin;
@@ -67,7 +67,7 @@ sub make_tracker {
 }
 
 my $harness = TAP::Harness->new({
-    lib       => [ "$FindBin::Bin/lib" ],
+    lib       => [ "$FindBin::Bin/lib", "$FindBin::Bin/../sim/t/lib" ],
     verbosity => $verbose ? 1 : 0,
     failures  => 1,
     comments  => 0,

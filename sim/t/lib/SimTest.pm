@@ -40,7 +40,7 @@ our @EXPORT = qw(
   raw_connect raw_read_response now_hires wait_until
 );
 
-our $ROOT    = abs_path(dirname(abs_path(__FILE__)) . '/../..');
+our $ROOT    = abs_path(dirname(abs_path(__FILE__)) . '/../../..');
 our $SIM_BIN = $ENV{LIVEID_SIM} // "$ROOT/sim/liveid-sim";
 our $TMP     = tempdir('liveid-simtest-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 our $CURRENT;            # req's default simulator: the first one started
