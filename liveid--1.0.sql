@@ -107,12 +107,14 @@ GRANT EXECUTE ON FUNCTION
 TO liveid_user;
 -- ==== end of payload builders ====
 
--- ==== Starting calls and the ledger (src/start.c) ====
+-- ==== Starting calls and the ledger (src/start.c, src/ledger.c) ====
 
--- The ledger: one row per call liveid.service_start() started.  liveid_user
--- reads it; only the extension writes it (service_start and
--- async_request_info write as the table's owner, see src/start.c).  It holds
--- no key and no token.
+-- The ledger: one row per call liveid.service_start() started.  Only the
+-- extension writes it, always as the table's owner in a security-restricted
+-- operation with search_path pinned (src/ledger.c): nothing of a caller's
+-- runs with the owner's rights.  A liveid_user reads the calls it started
+-- (row-level security below), liveid_admin all of them.  It holds no key
+-- and no token.
 CREATE TABLE liveid.calls (
     uid           text PRIMARY KEY,
     organization  text NOT NULL,
@@ -128,12 +130,12 @@ CREATE TABLE liveid.calls (
     process_live  uuid,
     process_self  uuid,
     method        text NOT NULL DEFAULT 'start',
-    expire        timestamptz
+    expire        timestamptz,
+    -- either process, or the pair process_live + process_self
+    CONSTRAINT calls_process_check CHECK (
+        (process IS NOT NULL AND process_live IS NULL AND process_self IS NULL)
+        OR (process IS NULL AND process_live IS NOT NULL AND process_self IS NOT NULL))
 );
--- Either process or the pair process_live + process_self is set: service_start
--- checks it before the call starts, and only liveid writes rows.  A CHECK
--- constraint would say it again at a price every start pays (its expression
--- is rebuilt for each row; see docs/performance.md).
 -- callbacks name the conference, integrators their own reference
 CREATE INDEX calls_id_conference_idx ON liveid.calls (id_conference)
     WHERE id_conference IS NOT NULL;
@@ -150,6 +152,14 @@ COMMENT ON COLUMN liveid.calls.close_status IS 'N completed, S suspended, A abor
 SELECT pg_catalog.pg_extension_config_dump('liveid.calls', '');
 REVOKE ALL ON TABLE liveid.calls FROM PUBLIC;
 GRANT SELECT ON TABLE liveid.calls TO liveid_user;
+-- Each team sees its own customers' links: a liveid_user the calls it
+-- started (as the role in force, so SET ROLE to a team role shares them),
+-- liveid_admin every call.  The owner, who writes, is not subject to them.
+ALTER TABLE liveid.calls ENABLE ROW LEVEL SECURITY;
+CREATE POLICY calls_started_by_me ON liveid.calls FOR SELECT TO liveid_user
+    USING (created_by = current_user);
+CREATE POLICY calls_all_for_admin ON liveid.calls FOR SELECT TO liveid_admin
+    USING (true);
 
 -- A validated ServiceStartJson.
 CREATE FUNCTION liveid.customer(lang text, email text, name text, surname text,

@@ -520,6 +520,8 @@ liveid_http_begin(const char *method, const char *path, const char *body,
 	struct curl_slist *call_headers = NULL;
 	LiveidHttpCall *call;
 
+	/* an owner's trigger on the ledger must not send a second request */
+	liveid_ledger_guard("a LiveID+ request");
 	liveid_check_path(path);
 	if (baselen == 0)
 		ereport(ERROR,

@@ -1,433 +1,396 @@
 /*-------------------------------------------------------------------------
  *
  * ledger.c
- *		The call ledger liveid.calls: service_start records every call it
- *		starts, async_request_info brings a row up to date.
+ *		The call ledger liveid.calls: written only as its owner, read by
+ *		callers under row-level security.
  *
- * Users may read the ledger but not write it, so both write it as the
- * table's owner: SetUserIdAndSecContext() to the owner, with
- * SECURITY_RESTRICTED_OPERATION, so that nothing of the caller's (SET ROLE,
- * an operator in a schema of theirs) runs with the owner's rights.  The
- * caller is GetUserId() taken before the switch: the role in force when
- * service_start was called (after SET ROLE, that role).  We do not make the
- * SQL functions SECURITY DEFINER: the HTTP call, the settings it reads and
- * every check would then run as the owner too.  An ERROR between the switch
- * and its undoing needs no PG_TRY: (sub)transaction abort restores the user,
- * the security context and the GUC nest level.
+ * Who runs what.  Users may read the ledger (the calls they started, by
+ * row-level security) but not write it, so every row is written as the
+ * table's owner: SetUserIdAndSecContext() to the owner in a
+ * SECURITY_RESTRICTED_OPERATION, with search_path pinned to
+ * "pg_catalog, pg_temp" for the whole write.  Whatever the write evaluates
+ * (column defaults, CHECK constraints, index expressions, triggers, and the
+ * functions they call with unqualified names) therefore resolves names as
+ * the owner wrote them, never through a schema of the caller's; and inside
+ * the restricted operation nothing can SET ROLE, create temporary objects or
+ * leave deferred work behind.  This is what pg_cron's job_metadata.c does
+ * for its tables, and the same reason CREATE INDEX and REFRESH MATERIALIZED
+ * VIEW pin the path.  The SQL functions are not SECURITY DEFINER: the HTTP
+ * call, the settings it reads and every check would then run as the owner.
  *
- * Recording a call is on the path of every start, so it does not go through
- * SQL: the row is built here and stored with ExecSimpleRelationInsert(), the
- * executor's own single-row insert (the one logical replication applies rows
- * with), which checks the table's constraints, inserts into every index and
- * fires row triggers, in the caller's transaction.  No statement is parsed or
- * planned and no operator is looked up, so no search_path is involved;
- * should the owner have put triggers on the ledger, search_path is pinned to
- * pg_catalog, pg_temp around the insert, as it is for the UPDATE below.
- * Columns an owner added are filled with their defaults; one of ours whose
- * type was changed is an error rather than a wrong value.  Statement
- * triggers and rules do not fire: there is no INSERT statement.
+ * Every statement goes through SPI with a plan kept for the backend, so the
+ * table's own definition applies (defaults, generated columns, constraints,
+ * indexes, rules, row and statement triggers), and a change of the table
+ * replans on the next use.  Plans made under the pinned path are always
+ * used under it, so the plan cache never replans for a path change.  An
+ * ERROR between the switch and its undoing needs no PG_TRY for the user and
+ * the path: (sub)transaction abort restores the user, the security context
+ * and the GUC nest level; only our own "writing" flag is reset by hand.
  *
- * Bringing a row up to date is an SPI UPDATE whose plan is kept for the
- * backend, run with that pinned search_path.
+ * Failing before sending.  A start must not leave the service holding a
+ * call the ledger cannot record, so liveid_ledger_ready() is called before
+ * pushAsyncCall goes out and raises everything that can be known then: a
+ * read-only transaction or a hot standby (25006), parallel mode (25000), a
+ * liveid function called from inside a ledger write (55000), and a ledger
+ * that is missing or whose INSERT no longer plans (a dropped column, a
+ * changed type that does not cast).  What can still fail after the answer
+ * is what only the row itself can tell: a constraint or a trigger of the
+ * owner's refusing it.
  *
  *-------------------------------------------------------------------------
  */
 #include "liveid.h"
 
-#include "access/table.h"
+#include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
-#include "commands/trigger.h"
-#include "executor/executor.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
-#include "rewrite/rewriteHandler.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
-#include "utils/rel.h"
+#include "utils/plancache.h"
+#include "utils/resowner.h"
+#include "utils/syscache.h"
 #include "utils/uuid.h"
 
-/* the columns service_start writes, with their types */
-enum
+/* the path every ledger statement runs with */
+#define LEDGER_SEARCH_PATH "pg_catalog, pg_temp"
+
+/* A statement of the ledger and its plan, kept for the backend. */
+typedef struct LedgerStatement
 {
-	COL_UID,
-	COL_ORGANIZATION,
-	COL_PROCESS,
-	COL_EXTERNAL_ID,
-	COL_LAUNCH_URL,
-	COL_CREATED_AT,
-	COL_CREATED_BY,
-	COL_STATUS,
-	COL_CLOSE_STATUS,
-	COL_ID_CONFERENCE,
-	COL_CLOSED_AT,
-	COL_PROCESS_LIVE,
-	COL_PROCESS_SELF,
-	COL_METHOD,
-	COL_EXPIRE,
-	NUM_COLS
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[12];
+	SPIPlanPtr	plan;
+} LedgerStatement;
+
+static LedgerStatement insert_stmt = {
+	"INSERT INTO liveid.calls (uid, organization, process, external_id, launch_url, "
+	"created_at, created_by, status, process_live, process_self, method, expire) "
+	"VALUES ($1, $2, $3, $4, $5, $6, $7, 'created', $8, $9, $10, $11)",
+	11,
+	{TEXTOID, TEXTOID, UUIDOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, NAMEOID,
+	UUIDOID, UUIDOID, TEXTOID, TIMESTAMPTZOID},
+	NULL
 };
 
-static const struct
-{
-	const char *name;
-	Oid			type;
-}			ledger_cols[NUM_COLS] = {
-	[COL_UID] = {"uid", TEXTOID},
-	[COL_ORGANIZATION] = {"organization", TEXTOID},
-	[COL_PROCESS] = {"process", UUIDOID},
-	[COL_EXTERNAL_ID] = {"external_id", TEXTOID},
-	[COL_LAUNCH_URL] = {"launch_url", TEXTOID},
-	[COL_CREATED_AT] = {"created_at", TIMESTAMPTZOID},
-	[COL_CREATED_BY] = {"created_by", NAMEOID},
-	[COL_STATUS] = {"status", TEXTOID},
-	[COL_CLOSE_STATUS] = {"close_status", TEXTOID},
-	[COL_ID_CONFERENCE] = {"id_conference", TEXTOID},
-	[COL_CLOSED_AT] = {"closed_at", TIMESTAMPTZOID},
-	[COL_PROCESS_LIVE] = {"process_live", UUIDOID},
-	[COL_PROCESS_SELF] = {"process_self", UUIDOID},
-	[COL_METHOD] = {"method", TEXTOID},
-	[COL_EXPIRE] = {"expire", TIMESTAMPTZOID},
+/* a poll that learnt nothing new writes no new row version */
+static LedgerStatement update_stmt = {
+	"UPDATE liveid.calls SET status = $2, close_status = $3, id_conference = $4, "
+	"closed_at = $5 WHERE uid = $1 AND (status, close_status, id_conference, closed_at) "
+	"IS DISTINCT FROM ($2, $3, $4, $5)",
+	5,
+	{TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID},
+	NULL
 };
 
-/* the UPDATE of liveid_ledger_update, prepared once per backend */
-static SPIPlanPtr update_plan = NULL;
+/* run as the caller, so that row-level security decides what it finds */
+static LedgerStatement lookup_stmt = {
+	"SELECT organization FROM liveid.calls WHERE uid = $1",
+	1,
+	{TEXTOID},
+	NULL
+};
 
-/* what LedgerBecomeOwner() changed, for LedgerRestore() */
+/* true while a ledger statement runs: nothing of liveid may start then */
+static bool ledger_writing = false;
+
+/* who ran before a ledger statement, for LedgerLeave() */
 typedef struct LedgerAccess
 {
 	Oid			save_userid;
 	int			save_sec_context;
-	int			save_nestlevel;	/* 0: search_path untouched */
+	int			save_nestlevel;
 } LedgerAccess;
 
-/* The OID of liveid.calls; an error if the extension's table is gone. */
+/*
+ * Raises 55000 when called from inside a ledger write: a trigger, default or
+ * constraint of the owner's that calls liveid would otherwise send a second
+ * request from within the first one's bookkeeping.  http.c calls it before
+ * every request.
+ */
+void
+liveid_ledger_guard(const char *what)
+{
+	if (ledger_writing)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s cannot run while liveid writes its ledger", what),
+				 errdetail("A default, constraint, index expression or trigger on liveid.calls called liveid."),
+				 errhint("Call liveid from your own code after the statement, not from objects on liveid.calls.")));
+}
+
+/* The OID of liveid.calls; 42P01 when the extension's table is gone. */
 static Oid
 LedgerRelid(void)
 {
 	Oid			nsp = get_namespace_oid("liveid", true);
 	Oid			relid = OidIsValid(nsp) ? get_relname_relid("calls", nsp) : InvalidOid;
 
-	if (!OidIsValid(relid))
+	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_RELATION)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("the ledger liveid.calls does not exist"),
-				 errhint("CREATE EXTENSION liveid in this database.")));
+				 errmsg("the ledger table \"liveid.calls\" does not exist"),
+				 errhint("Drop and create the extension liveid again to restore it.")));
 	return relid;
 }
 
-/*
- * Becomes the owner of the ledger rel, in a restricted operation, with
- * search_path pinned when pin_path (see the file header).
- */
-static void
-LedgerBecomeOwner(LedgerAccess *la, Relation rel, bool pin_path)
+/* The owner of liveid.calls. */
+static Oid
+LedgerOwner(void)
 {
-	GetUserIdAndSecContext(&la->save_userid, &la->save_sec_context);
-	SetUserIdAndSecContext(rel->rd_rel->relowner,
-						   la->save_sec_context |
-						   SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	la->save_nestlevel = 0;
-	if (pin_path)
-	{
-		la->save_nestlevel = NewGUCNestLevel();
-		(void) set_config_option("search_path", "pg_catalog, pg_temp",
-								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-								 true, 0, false);
-	}
+	Oid			relid = LedgerRelid();
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
 }
 
-/* Undoes LedgerBecomeOwner(). */
+/*
+ * Enters a ledger statement: as the ledger's owner in a restricted operation
+ * when as_owner, else as the caller; with search_path pinned either way (a
+ * caller's own operators must not change what a lookup means).
+ */
 static void
-LedgerRestore(LedgerAccess *la)
+LedgerEnter(LedgerAccess *la, bool as_owner)
 {
-	if (la->save_nestlevel > 0)
-		AtEOXact_GUC(true, la->save_nestlevel);
+	Oid			owner = as_owner ? LedgerOwner() : InvalidOid;
+
+	GetUserIdAndSecContext(&la->save_userid, &la->save_sec_context);
+	if (as_owner)
+		SetUserIdAndSecContext(owner,
+							   la->save_sec_context |
+							   SECURITY_LOCAL_USERID_CHANGE |
+							   SECURITY_RESTRICTED_OPERATION);
+	la->save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", LEDGER_SEARCH_PATH,
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+}
+
+/* Leaves a ledger statement entered with LedgerEnter(). */
+static void
+LedgerLeave(LedgerAccess *la)
+{
+	SPI_finish();
+	AtEOXact_GUC(true, la->save_nestlevel);
 	SetUserIdAndSecContext(la->save_userid, la->save_sec_context);
 }
 
-/* A text Datum, or a null. */
-static void
-SetText(Datum *values, bool *isnull, int col, const char *s)
+/* The kept plan of a statement, prepared on first use (inside LedgerEnter). */
+static SPIPlanPtr
+LedgerPlan(LedgerStatement *st)
 {
-	if (s)
-		values[col] = CStringGetTextDatum(s);
-	else
-		isnull[col] = true;
-}
+	if (st->plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(st->sql, st->nargs, st->argtypes);
 
-/* A uuid Datum from its (checked) text, or a null. */
-static void
-SetUuid(Datum *values, bool *isnull, int col, const char *s)
-{
-	if (s)
-		values[col] = DirectFunctionCall1(uuid_in, CStringGetDatum(s));
-	else
-		isnull[col] = true;
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s", st->sql,
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(p) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		st->plan = p;
+	}
+	return st->plan;
 }
 
 /*
- * The index in ledger_cols of the column attr, or -1 for a column an owner
- * added; an error if one of ours no longer has its type.
+ * Runs a ledger statement with the ledger flag raised; the flag goes down
+ * again whatever happens.
  */
 static int
-KnownColumn(Form_pg_attribute attr)
+LedgerExecute(LedgerStatement *st, Datum *values, const char *nulls, long tcount)
 {
-	for (int i = 0; i < NUM_COLS; i++)
+	int			rc;
+
+	ledger_writing = true;
+	PG_TRY();
 	{
-		if (strcmp(NameStr(attr->attname), ledger_cols[i].name) != 0)
-			continue;
-		if (attr->atttypid != ledger_cols[i].type)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("column \"%s\" of the ledger liveid.calls has type %s, not %s",
-							ledger_cols[i].name, format_type_be(attr->atttypid),
-							format_type_be(ledger_cols[i].type)),
-					 errhint("Give the column back its type, or drop and create the extension again.")));
-		return i;
+		rc = SPI_execute_plan(LedgerPlan(st), values, nulls, false, tcount);
 	}
-	return -1;
-}
-
-/* a ledger row readied by liveid_ledger_prepare() */
-struct LiveidLedgerRow
-{
-	Relation	rel;
-	EState	   *estate;
-	ResultRelInfo *rri;
-	TupleTableSlot *slot;
-	int			uid_att;		/* slot positions of uid and launch_url */
-	int			url_att;
-};
-
-/*
- * Fills the slot of row with the row of call, but uid and launch_url: our
- * columns from call, the others with their defaults (or null).  Every
- * column of ours must be there.  Runs as the ledger's owner (the defaults
- * of an owner's columns may need the owner's rights).
- */
-static void
-FillRow(LiveidLedgerRow *row, const LiveidCall *call, const char *created_by)
-{
-	Relation	rel = row->rel;
-	TupleDesc	desc = RelationGetDescr(rel);
-	TupleTableSlot *slot = row->slot;
-	Datum		values[NUM_COLS];
-	bool		isnull[NUM_COLS];
-	bool		found[NUM_COLS];
-
-	memset(values, 0, sizeof(values));
-	memset(isnull, 0, sizeof(isnull));
-	memset(found, 0, sizeof(found));
-	isnull[COL_UID] = isnull[COL_LAUNCH_URL] = true;	/* set on record */
-	SetText(values, isnull, COL_ORGANIZATION, call->organization);
-	SetUuid(values, isnull, COL_PROCESS, call->process);
-	SetText(values, isnull, COL_EXTERNAL_ID, call->external_id);
-	values[COL_CREATED_AT] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-	values[COL_CREATED_BY] = DirectFunctionCall1(namein, CStringGetDatum(created_by));
-	values[COL_STATUS] = CStringGetTextDatum("created");
-	isnull[COL_CLOSE_STATUS] = true;
-	isnull[COL_ID_CONFERENCE] = true;
-	isnull[COL_CLOSED_AT] = true;
-	SetUuid(values, isnull, COL_PROCESS_LIVE, call->process_live);
-	SetUuid(values, isnull, COL_PROCESS_SELF, call->process_self);
-	SetText(values, isnull, COL_METHOD, call->method);
-	if (call->expire)
-		values[COL_EXPIRE] = TimestampTzGetDatum(*call->expire);
-	else
-		isnull[COL_EXPIRE] = true;
-
-	ExecClearTuple(slot);
-	for (int a = 0; a < desc->natts; a++)
+	PG_FINALLY();
 	{
-		Form_pg_attribute attr = TupleDescAttr(desc, a);
-		int			col;
-
-		slot->tts_isnull[a] = true;
-		slot->tts_values[a] = (Datum) 0;
-		if (attr->attisdropped || attr->attgenerated)
-			continue;			/* generated ones are computed on insert */
-		col = KnownColumn(attr);
-		if (col >= 0)
-		{
-			slot->tts_values[a] = values[col];
-			slot->tts_isnull[a] = isnull[col];
-			found[col] = true;
-			if (col == COL_UID)
-				row->uid_att = a;
-			else if (col == COL_LAUNCH_URL)
-				row->url_att = a;
-		}
-		else
-		{
-			Node	   *def = build_column_default(rel, a + 1);
-
-			if (def != NULL)
-			{
-				ExprState  *state = ExecPrepareExpr((Expr *) def, row->estate);
-
-				slot->tts_values[a] =
-					ExecEvalExprSwitchContext(state, GetPerTupleExprContext(row->estate),
-											  &slot->tts_isnull[a]);
-			}
-		}
+		ledger_writing = false;
 	}
-	for (int i = 0; i < NUM_COLS; i++)
-		if (!found[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("the ledger liveid.calls has no column \"%s\"", ledger_cols[i].name),
-					 errhint("Add the column back, or drop and create the extension again.")));
+	PG_END_TRY();
+	return rc;
 }
 
 /*
- * Readies the ledger row of a call about to start (all but its uid and
- * launch URL, which the service's answer gives): opens the table and its
- * indexes, checks the columns, computes the values, and takes the
- * transaction's id.  service_start does this while the service answers.
+ * Raises, before anything is sent, everything that would keep a start from
+ * being recorded (see the file header); what names the SQL function.
  */
-LiveidLedgerRow *
-liveid_ledger_prepare(const LiveidCall *call)
+void
+liveid_ledger_ready(const char *what)
 {
-	char	   *created_by = GetUserNameFromId(GetUserId(), false);
-	LiveidLedgerRow *row = palloc0(sizeof(LiveidLedgerRow));
-	RangeTblEntry *rte;
 	LedgerAccess la;
+	CachedPlan *cplan;
 
-	row->rel = table_open(LedgerRelid(), RowExclusiveLock);
-	if (row->rel->rd_rel->relkind != RELKIND_RELATION)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("the ledger liveid.calls is not a table")));
+	liveid_ledger_guard(what);
+	PreventCommandDuringRecovery(what);
+	PreventCommandIfReadOnly(what);
+	PreventCommandIfParallelMode(what);
 
-	row->estate = CreateExecutorState();
-	rte = makeNode(RangeTblEntry);
-	rte->rtekind = RTE_RELATION;
-	rte->relid = RelationGetRelid(row->rel);
-	rte->relkind = row->rel->rd_rel->relkind;
-	rte->rellockmode = RowExclusiveLock;
-#if PG_VERSION_NUM >= 160000
-	{
-		RTEPermissionInfo *perm = makeNode(RTEPermissionInfo);
+	/*
+	 * Revalidate the kept INSERT now, as the owner and under the pinned path
+	 * it runs with: a table changed so that the row no longer fits fails
+	 * here, not after the service has started the call.
+	 */
+	LedgerEnter(&la, true);
+	cplan = SPI_plan_get_cached_plan(LedgerPlan(&insert_stmt));
+	if (cplan == NULL)
+		elog(ERROR, "could not plan the ledger insert");
+	ReleaseCachedPlan(cplan, CurrentResourceOwner);
+	LedgerLeave(&la);
 
-		perm->relid = RelationGetRelid(row->rel);
-		rte->perminfoindex = 1;
-		ExecInitRangeTable(row->estate, list_make1(rte), list_make1(perm));
-	}
-#else
-	ExecInitRangeTable(row->estate, list_make1(rte));
-#endif
-	row->rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(row->rri, row->rel, 1, NULL, 0);
-	/* lets ExecGetTriggerResultRel() find it, as logical replication does */
-	row->estate->es_opened_result_relations = list_make1(row->rri);
-	ExecOpenIndices(row->rri, false);
-	/* what ExecInsertIndexTuples() would build for partial indexes, now */
-	for (int i = 0; i < row->rri->ri_NumIndices; i++)
-	{
-		IndexInfo  *ii = row->rri->ri_IndexRelationInfo[i];
-
-		if (ii->ii_Predicate != NIL && ii->ii_PredicateState == NULL)
-			ii->ii_PredicateState = ExecPrepareQual(ii->ii_Predicate, row->estate);
-	}
-	row->slot = ExecInitExtraTupleSlot(row->estate, RelationGetDescr(row->rel),
-									   &TTSOpsVirtual);
-
-	LedgerBecomeOwner(&la, row->rel, false);
-	FillRow(row, call, created_by);
-	LedgerRestore(&la);
-
+	/* the transaction id is taken now rather than after the answer */
 	(void) GetCurrentTransactionId();
-	return row;
+}
+
+/* A text Datum or a null. */
+static void
+SetText(Datum *values, char *nulls, int i, const char *s)
+{
+	values[i] = s ? CStringGetTextDatum(s) : (Datum) 0;
+	nulls[i] = s ? ' ' : 'n';
+}
+
+/* A uuid Datum from its checked text form, or a null. */
+static void
+SetUuid(Datum *values, char *nulls, int i, const char *s)
+{
+	values[i] = s ? DirectFunctionCall1(uuid_in, CStringGetDatum(s)) : (Datum) 0;
+	nulls[i] = s ? ' ' : 'n';
+}
+
+/* A timestamptz Datum, or a null. */
+static void
+SetTime(Datum *values, char *nulls, int i, const TimestampTz *t)
+{
+	values[i] = t ? TimestampTzGetDatum(*t) : (Datum) 0;
+	nulls[i] = t ? ' ' : 'n';
 }
 
 /*
- * Records the call row was readied for, now that the service named it, in
- * the caller's transaction, as the ledger's owner (see the file header).
+ * Records a call the service has just started (call->uid and
+ * call->launch_url set), in the caller's transaction, as the ledger's owner.
+ * liveid_ledger_ready() must have run in this transaction.
  */
 void
-liveid_ledger_record(LiveidLedgerRow *row, const char *uid, const char *launch_url)
+liveid_ledger_insert(const LiveidCall *call)
 {
-	TupleTableSlot *slot = row->slot;
-	LedgerAccess la;
-
-	slot->tts_values[row->uid_att] = CStringGetTextDatum(uid);
-	slot->tts_isnull[row->uid_att] = false;
-	slot->tts_values[row->url_att] = CStringGetTextDatum(launch_url);
-	slot->tts_isnull[row->url_att] = false;
-	ExecStoreVirtualTuple(slot);
-
-	LedgerBecomeOwner(&la, row->rel, row->rel->trigdesc != NULL);
-	row->estate->es_output_cid = GetCurrentCommandId(true);
-	AfterTriggerBeginQuery();
-	ExecSimpleRelationInsert(row->rri, row->estate, slot);
-	AfterTriggerEndQuery(row->estate);
-	LedgerRestore(&la);
-
-	ExecCloseResultRelations(row->estate);
-	ExecResetTupleTable(row->estate->es_tupleTable, false);
-	FreeExecutorState(row->estate);
-	table_close(row->rel, NoLock);
-	pfree(row);
-
-	/* the row is seen by what the caller does next, as after an INSERT */
-	CommandCounterIncrement();
-}
-
-/*
- * Brings the ledger row of uid up to date, as the ledger's owner; a uid not
- * in the ledger changes nothing, nor does a row already up to date (no new
- * row version for a poll that learnt nothing).
- */
-void
-liveid_ledger_update(const char *uid, const char *status,
-					 const char *close_status, const char *id_conference,
-					 const TimestampTz *closed_at)
-{
-	static Oid	types[] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
-	Datum		values[lengthof(types)];
-	char		nulls[lengthof(types)];
-	Relation	rel;
+	Datum		values[11];
+	char		nulls[11];
+	TimestampTz created_at = GetCurrentTransactionStartTimestamp();
+	char	   *created_by = GetUserNameFromId(GetUserId(), false);
 	LedgerAccess la;
 	int			rc;
 
-	memset(nulls, ' ', sizeof(nulls));
-	values[0] = CStringGetTextDatum(uid);
-	values[1] = CStringGetTextDatum(status);
-	if (close_status)
-		values[2] = CStringGetTextDatum(close_status);
-	else
-		nulls[2] = 'n';
-	values[3] = CStringGetTextDatum(id_conference);
-	if (closed_at)
-		values[4] = TimestampTzGetDatum(*closed_at);
-	else
-		nulls[4] = 'n';
+	SetText(values, nulls, 0, call->uid);
+	SetText(values, nulls, 1, call->organization);
+	SetUuid(values, nulls, 2, call->process);
+	SetText(values, nulls, 3, call->external_id);
+	SetText(values, nulls, 4, call->launch_url);
+	SetTime(values, nulls, 5, &created_at);
+	values[6] = DirectFunctionCall1(namein, CStringGetDatum(created_by));
+	nulls[6] = ' ';
+	SetUuid(values, nulls, 7, call->process_live);
+	SetUuid(values, nulls, 8, call->process_self);
+	SetText(values, nulls, 9, call->method);
+	SetTime(values, nulls, 10, call->expire);
 
-	rel = table_open(LedgerRelid(), RowExclusiveLock);
-	LedgerBecomeOwner(&la, rel, true);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (update_plan == NULL)
-	{
-		SPIPlanPtr	p = SPI_prepare("UPDATE liveid.calls SET status = $2, close_status = $3, "
-									"id_conference = $4, closed_at = $5 "
-									"WHERE uid = $1 AND (status, close_status, id_conference, closed_at) "
-									"IS DISTINCT FROM ($2, $3, $4, $5)",
-									lengthof(types), types);
+	LedgerEnter(&la, true);
+	rc = LedgerExecute(&insert_stmt, values, nulls, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "could not record the call in liveid.calls: %s",
+			 SPI_result_code_string(rc));
+	LedgerLeave(&la);
+}
 
-		if (p == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(p);
-		update_plan = p;
-	}
-	rc = SPI_execute_plan(update_plan, values, nulls, false, 0);
+/*
+ * Brings the ledger row of uid up to date with its latest conference, as
+ * the ledger's owner; a uid not in the ledger changes nothing.
+ */
+void
+liveid_ledger_update(const char *uid, const LiveidConference *latest)
+{
+	Datum		values[5];
+	char		nulls[5];
+	bool		closed = strcmp(latest->status, "closed") == 0 && latest->ended;
+	LedgerAccess la;
+	int			rc;
+
+	SetText(values, nulls, 0, uid);
+	SetText(values, nulls, 1, latest->status);
+	SetText(values, nulls, 2, latest->close_status);
+	SetText(values, nulls, 3, latest->id_conference);
+	SetTime(values, nulls, 4, closed ? &latest->ended_at : NULL);
+
+	LedgerEnter(&la, true);
+	rc = LedgerExecute(&update_stmt, values, nulls, 0);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "could not update liveid.calls: %s", SPI_result_code_string(rc));
-	SPI_finish();
-	LedgerRestore(&la);
-	table_close(rel, NoLock);
+	LedgerLeave(&la);
+}
+
+/* True when the current user has the rights of liveid_admin (or is superuser). */
+static bool
+IsLedgerAdmin(void)
+{
+	Oid			admin = get_role_oid("liveid_admin", true);
+
+	return superuser() || (OidIsValid(admin) && has_privs_of_role(GetUserId(), admin));
+}
+
+/*
+ * The organization of the call uid as the caller may see it.  A liveid_user
+ * sees only the calls it started (row-level security), and may ask the
+ * service only about those: any other uid is 22023, before anything is
+ * sent.  liveid_admin may ask about any uid; NULL when the ledger has none.
+ */
+char *
+liveid_ledger_lookup(const char *uid)
+{
+	Datum		values[1];
+	char		nulls[1];
+	MemoryContext caller_cxt = CurrentMemoryContext;
+	LedgerAccess la;
+	char	   *organization = NULL;
+	bool		found;
+	int			rc;
+
+	liveid_ledger_guard("liveid.async_request_info()");
+	SetText(values, nulls, 0, uid);
+	LedgerEnter(&la, false);
+	rc = LedgerExecute(&lookup_stmt, values, nulls, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read liveid.calls: %s", SPI_result_code_string(rc));
+	found = SPI_processed > 0;
+	if (found)
+	{
+		char	   *v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		/* copied out of SPI's memory, which LedgerLeave() frees */
+		organization = v ? MemoryContextStrdup(caller_cxt, v) : NULL;
+	}
+	LedgerLeave(&la);
+	if (!found && !IsLedgerAdmin())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("no call with uid \"%s\" is visible in liveid.calls", uid),
+				 errdetail("A member of liveid_user may look up only the calls it started."),
+				 errhint("Pass the uid of a call you started, or ask a member of liveid_admin.")));
+	return organization;
 }

@@ -14,6 +14,7 @@
 #include "lib/stringinfo.h"
 #include "datatype/timestamp.h"
 #include "utils/jsonb.h"
+#include "fmgr.h"
 
 #define LIVEID_VERSION "1.0"
 
@@ -106,11 +107,15 @@ extern void liveid_check_customer(JsonbContainer *customer);
 extern void liveid_check_callback_url(const char *url);
 
 /*
- * in ledger.c: the call ledger liveid.calls, written as its owner in the
- * caller's transaction.
+ * in ledger.c: the call ledger liveid.calls, written only as its owner.
+ * A LiveidCall is one LiveID+ call: an asynchronous request the service
+ * started and its row in the ledger.  A LiveidConference is one conference
+ * of a call (the customer opening the link makes one), as
+ * getAsyncRequestInfo reports them.
  */
 typedef struct LiveidCall
 {
+	const char *uid;			/* the service's uId, once it answered */
 	const char *organization;
 	const char *process;		/* NULL with the pair */
 	const char *process_live;
@@ -118,19 +123,79 @@ typedef struct LiveidCall
 	const char *external_id;	/* or NULL */
 	const char *method;
 	const TimestampTz *expire;	/* or NULL */
+	const char *launch_url;		/* once uid is known */
 } LiveidCall;
 
+typedef struct LiveidConference
+{
+	char	   *id_conference;
+	char	   *status;
+	char	   *close_status;	/* or NULL */
+	TimestampTz started_at;
+	TimestampTz ended_at;		/* when ended */
+	bool		ended;
+} LiveidConference;
+
+/* 55000 when called from inside a ledger write (what: the SQL function) */
+extern void liveid_ledger_guard(const char *what);
+/* before a start is sent: everything that would keep it from being recorded */
+extern void liveid_ledger_ready(const char *what);
+extern void liveid_ledger_insert(const LiveidCall *call);
+extern void liveid_ledger_update(const char *uid, const LiveidConference *latest);
+/* the organization of a call the caller may see; 22023 for a liveid_user's other uids */
+extern char *liveid_ledger_lookup(const char *uid);
+
 /*
- * A call's row is readied while the service answers (prepare), and stored
- * once the answer names the call (record).
+ * in start_args.c: the arguments service_start and launch_form share, by
+ * position, checked in one place, and the ordered service-start fields
+ * they make (liveid-api.md).
  */
-typedef struct LiveidLedgerRow LiveidLedgerRow;
-extern LiveidLedgerRow *liveid_ledger_prepare(const LiveidCall *call);
-extern void liveid_ledger_record(LiveidLedgerRow *row, const char *uid,
-								 const char *launch_url);
-extern void liveid_ledger_update(const char *uid, const char *status,
-								 const char *close_status,
-								 const char *id_conference,
-								 const TimestampTz *closed_at);
+enum
+{
+	LIVEID_ARG_CUSTOMER,
+	LIVEID_ARG_PROCESS,
+	LIVEID_ARG_ORGANIZATION,
+	LIVEID_ARG_EXTERNAL_ID,
+	LIVEID_ARG_REDIRECT_URL,
+	LIVEID_ARG_REDIRECT_METHOD,
+	LIVEID_ARG_OPERATOR_ID,
+	LIVEID_ARG_OPERATOR_EMAIL,
+	LIVEID_ARG_OPERATOR_EXTERNAL_ID,
+	LIVEID_ARG_DIRECT,
+	LIVEID_ARG_OP_INFO,
+	LIVEID_ARG_SKIP_AV_REC_TEST,
+	LIVEID_ARG_DISABLE_RTC_TEST,
+	LIVEID_ARG_PROCESS_LIVE,
+	LIVEID_ARG_PROCESS_SELF,
+	LIVEID_ARG_METHOD,			/* service_start; launch_form: mode */
+	LIVEID_ARG_EXPIRE			/* service_start only */
+};
+
+typedef struct LiveidFormField
+{
+	const char *name;
+	const char *value;			/* "true"/"false" for a boolean */
+	bool		boolean;		/* a JSON boolean in b64Data */
+} LiveidFormField;
+
+#define LIVEID_MAX_FORM_FIELDS 16
+
+typedef struct LiveidStartForm
+{
+	LiveidFormField fields[LIVEID_MAX_FORM_FIELDS];
+	int			nfields;
+	LiveidCall	call;			/* what the ledger records of them */
+} LiveidStartForm;
+
+extern void liveid_start_form(FunctionCallInfo fcinfo, LiveidStartForm *form);
+extern void liveid_arg_error(const char *arg, const char *detail,
+							 const char *hint) pg_attribute_noreturn();
+extern void liveid_null_arg_error(const char *arg,
+								  const char *hint) pg_attribute_noreturn();
+extern char *liveid_text_arg(FunctionCallInfo fcinfo, int argno);
+extern bool liveid_is_blank(const char *s);
+extern char *liveid_base_url(void);	/* liveid.url without a trailing slash */
+extern char *liveid_url_encode(const char *s);
+extern char *liveid_base64_utf8(const char *s);
 
 #endif							/* LIVEID_H */
