@@ -108,6 +108,14 @@ typedef struct LedgerAccess
 	int			save_nestlevel;
 } LedgerAccess;
 
+/* Raises the can't-happen error of an SPI call that failed. */
+static void
+pg_attribute_noreturn()
+SpiFailed(const char *what, int rc)
+{
+	elog(ERROR, "%s failed on liveid.calls: %s", what, SPI_result_code_string(rc));
+}
+
 /*
  * Raises 55000 when called from inside a ledger write: a trigger, default or
  * constraint of the owner's that calls liveid would otherwise send a second
@@ -176,7 +184,7 @@ LedgerEnter(LedgerAccess *la, bool as_owner)
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
 							 true, 0, false);
 	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+		SpiFailed("SPI_connect", SPI_ERROR_CONNECT);
 }
 
 /* Leaves a ledger statement entered with LedgerEnter(). */
@@ -197,10 +205,9 @@ LedgerPlan(LedgerStatement *st)
 		SPIPlanPtr	p = SPI_prepare(st->sql, st->nargs, st->argtypes);
 
 		if (p == NULL)
-			elog(ERROR, "SPI_prepare failed for \"%s\": %s", st->sql,
-				 SPI_result_code_string(SPI_result));
+			SpiFailed("SPI_prepare", SPI_result);
 		if (SPI_keepplan(p) != 0)
-			elog(ERROR, "SPI_keepplan failed");
+			SpiFailed("SPI_keepplan", SPI_ERROR_ARGUMENT);
 		st->plan = p;
 	}
 	return st->plan;
@@ -251,7 +258,7 @@ liveid_ledger_ready(const char *what)
 	LedgerEnter(&la, true);
 	cplan = SPI_plan_get_cached_plan(LedgerPlan(&insert_stmt));
 	if (cplan == NULL)
-		elog(ERROR, "could not plan the ledger insert");
+		SpiFailed("SPI_plan_get_cached_plan", SPI_result);
 	ReleaseCachedPlan(cplan, CurrentResourceOwner);
 	LedgerLeave(&la);
 
@@ -314,8 +321,7 @@ liveid_ledger_insert(const LiveidCall *call)
 	LedgerEnter(&la, true);
 	rc = LedgerExecute(&insert_stmt, values, nulls, 0);
 	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "could not record the call in liveid.calls: %s",
-			 SPI_result_code_string(rc));
+		SpiFailed("INSERT", rc);
 	LedgerLeave(&la);
 }
 
@@ -341,7 +347,7 @@ liveid_ledger_update(const char *uid, const LiveidConference *latest)
 	LedgerEnter(&la, true);
 	rc = LedgerExecute(&update_stmt, values, nulls, 0);
 	if (rc != SPI_OK_UPDATE)
-		elog(ERROR, "could not update liveid.calls: %s", SPI_result_code_string(rc));
+		SpiFailed("UPDATE", rc);
 	LedgerLeave(&la);
 }
 
@@ -376,7 +382,7 @@ liveid_ledger_lookup(const char *uid)
 	LedgerEnter(&la, false);
 	rc = LedgerExecute(&lookup_stmt, values, nulls, 1);
 	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "could not read liveid.calls: %s", SPI_result_code_string(rc));
+		SpiFailed("SELECT", rc);
 	found = SPI_processed > 0;
 	if (found)
 	{
