@@ -48,6 +48,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -251,16 +252,22 @@ liveid_ledger_ready(const char *what)
 	PreventCommandIfParallelMode(what);
 
 	/*
-	 * Revalidate the kept INSERT now, as the owner and under the pinned path
-	 * it runs with: a table changed so that the row no longer fits fails
-	 * here, not after the service has started the call.
+	 * The INSERT must still plan against the table as it is now.  Taking the
+	 * lock the INSERT takes anyway processes any invalidation a change of
+	 * the table sent; a plan still valid after that needs no work.  Else it
+	 * is planned again now, as the owner under the pinned path it runs
+	 * with, so that a table whose row no longer fits fails here.
 	 */
-	LedgerEnter(&la, true);
-	cplan = SPI_plan_get_cached_plan(LedgerPlan(&insert_stmt));
-	if (cplan == NULL)
-		SpiFailed("SPI_plan_get_cached_plan", SPI_result);
-	ReleaseCachedPlan(cplan, CurrentResourceOwner);
-	LedgerLeave(&la);
+	LockRelationOid(LedgerRelid(), RowExclusiveLock);
+	if (insert_stmt.plan == NULL || !SPI_plan_is_valid(insert_stmt.plan))
+	{
+		LedgerEnter(&la, true);
+		cplan = SPI_plan_get_cached_plan(LedgerPlan(&insert_stmt));
+		if (cplan == NULL)
+			SpiFailed("SPI_plan_get_cached_plan", SPI_result);
+		ReleaseCachedPlan(cplan, CurrentResourceOwner);
+		LedgerLeave(&la);
+	}
 
 	/* the transaction id is taken now rather than after the answer */
 	(void) GetCurrentTransactionId();
