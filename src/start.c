@@ -589,7 +589,8 @@ liveid_service_start(PG_FUNCTION_ARGS)
 	const LiveidJson *answer;
 	char	   *uid;
 	char	   *launch_url;
-	LiveidHttpCall *pending;
+	LiveidRequest *pending;
+	LiveidRemoteContext remote;
 	LiveidLedgerRow *row;
 	text	   *result;
 
@@ -627,6 +628,7 @@ liveid_service_start(PG_FUNCTION_ARGS)
 	appendStringInfoChar(&body, '}');
 
 	/* the ledger row is readied while the service answers */
+	liveid_remote_context_push(&remote, "POST", PUSH_PATH);
 	pending = liveid_http_begin("POST", PUSH_PATH, body.data, NULL);
 	form.call.method = method;
 	form.call.expire = has_expire ? &expire : NULL;
@@ -642,6 +644,7 @@ liveid_service_start(PG_FUNCTION_ARGS)
 				 errmsg("LiveID+ answer does not have the expected shape"),
 				 errdetail_internal("The member \"uId\" is empty."),
 				 errcontext("LiveID+ POST %s", PUSH_PATH)));
+	liveid_remote_context_pop(&remote);
 
 	launch_url = psprintf("%s/app/service-asyncall?uId=%s", BaseUrl(), UrlEncode(uid));
 	liveid_ledger_record(row, uid, launch_url);
@@ -861,6 +864,7 @@ liveid_async_request_info(PG_FUNCTION_ARGS)
 	CallInfo   *rows;
 	int			n,
 				latest = -1;
+	LiveidRemoteContext remote;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(0))
@@ -874,6 +878,7 @@ liveid_async_request_info(PG_FUNCTION_ARGS)
 				 "Pass the uid of a call, as liveid.calls records it.");
 
 	path = psprintf("%s?uId=%s", INFO_PATH, UrlEncode(uid));
+	liveid_remote_context_push(&remote, "GET", path);
 	r = liveid_http("GET", path, NULL, NULL);
 	answer = liveid_json_object(liveid_json_parse(r->body, r->len, "GET", path),
 								"{\"calls\": [...]}");
@@ -900,6 +905,7 @@ liveid_async_request_info(PG_FUNCTION_ARGS)
 		if (latest < 0 || c->started_at >= rows[latest].started_at)
 			latest = i;
 	}
+	liveid_remote_context_pop(&remote);
 
 	for (int i = 0; i < n; i++)
 	{
