@@ -472,14 +472,16 @@ SecretAt(const LiveidRequest *req, const char *text, size_t len)
 /*
  * The service's text made fit for DETAIL: the API key and the request's
  * token replaced by ********, control characters (and every byte >= 0x80
- * of text that is not valid in the database encoding) escaped as \xNN, and
- * at most about MAX_DETAIL_BYTES, cut at a character boundary.  Secrets are
- * masked before cutting, so no part of one can be left at the cut.
+ * past the part that is valid in the database encoding) escaped as \xNN,
+ * and at most about MAX_DETAIL_BYTES, cut at a character boundary.  Secrets
+ * are masked before cutting, so no part of one can be left at the cut.
  */
 static char *
 SafeText(const LiveidRequest *req, const char *text, size_t len)
 {
-	bool		bytes_only = !pg_verifymbstr(text, (int) Min(len, INT_MAX), true);
+	/* only the start is ever shown, so only the start is verified */
+	size_t		valid = pg_encoding_verifymbstr(GetDatabaseEncoding(), text,
+												(int) Min(len, 65536));
 	StringInfoData s;
 	size_t		i = 0;
 
@@ -497,7 +499,7 @@ SafeText(const LiveidRequest *req, const char *text, size_t len)
 			piece = "********";
 			n = 8;
 		}
-		else if (c < 0x20 || c == 0x7f || (c >= 0x80 && bytes_only))
+		else if (c < 0x20 || c == 0x7f || (c >= 0x80 && i >= valid))
 		{
 			n = snprintf(esc, sizeof(esc), "\\x%02x", c);
 			used = 1;
