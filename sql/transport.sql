@@ -29,7 +29,7 @@ SELECT clock_timestamp() AS t0 \gset
 SELECT pg_cancel_backend(pid) FROM pg_stat_activity
  WHERE query LIKE '%FAULT-DELAY-3000%' AND pid <> pg_backend_pid();
 SELECT * FROM dblink_get_result('slow') AS t(o text, n int);
-SELECT clock_timestamp() - :'t0'::timestamptz < interval '1 s' AS stopped_promptly;
+SELECT clock_timestamp() - :'t0'::timestamptz < interval '2 s' AS stopped_promptly;
 SELECT * FROM dblink_get_result('slow') AS t(o text, n int);
 SELECT * FROM dblink('slow', $$SELECT available_operators >= 0 FROM liveid.available_operators('DEMO')$$) AS t(works_after bool);
 -- and termination too
@@ -41,7 +41,7 @@ SELECT clock_timestamp() AS t0 \gset
 SELECT pg_terminate_backend(pid) FROM pg_stat_activity
  WHERE query LIKE '%FAULT-DELAY-3000%' AND pid <> pg_backend_pid();
 SELECT try($$SELECT * FROM dblink_get_result('slow') AS t(o text, n int)$$) LIKE '%terminating connection%' AS terminated;
-SELECT clock_timestamp() - :'t0'::timestamptz < interval '1 s' AS stopped_promptly;
+SELECT clock_timestamp() - :'t0'::timestamptz < interval '2 s' AS stopped_promptly;
 SELECT dblink_disconnect('slow');
 
 -- Interim answers (102, 103, 100) before the real one are read past at
@@ -89,12 +89,6 @@ SELECT liveid.request('GET', '/x/%2e%2e/sim/stats');
 \set VERBOSITY default
 SELECT liveid.request('GET', '/api/v2/getAsyncRequestInfo?uId=00000000-0000-4000-8000-000000000000');
 \set VERBOSITY terse
-
--- A transport failure says which and, in DETAIL, after how long.
-SET liveid.url = 'http://127.0.0.1:1';
-SELECT try($$SELECT * FROM liveid.available_operators('DEMO')$$) AS result,
-       pg_temp.detail_of($$SELECT * FROM liveid.available_operators('DEMO')$$) ~ '^After [0-9]+ ms: ' AS after_how_long;
-RESET liveid.url;
 
 -- The service's error text in DETAIL: short, control characters escaped,
 -- and the API key it echoes masked.
