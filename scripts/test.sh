@@ -45,7 +45,7 @@ regress() {
   return $rc
 }
 
-run_suite tap perl t/run-tap.pl sim/t/*.t
+run_suite tap perl t/run-tap.pl sim/t/*.t t/*.t
 run_suite regress regress
 
 echo "$passed passed, $failed failed"

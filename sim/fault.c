@@ -35,6 +35,8 @@ static const struct
 	{FAULT_BIGCHUNKED, "BIGCHUNKED", false, 16L * 1024 * 1024},
 	{FAULT_TRICKLE, "TRICKLE", true, 0},
 	{FAULT_REDIRECT, "REDIRECT", false, 302},
+	{FAULT_INTERIM, "INTERIM", false, 1},
+	{FAULT_ECHO, "ECHO", false, 0},
 };
 
 #define NKINDS (sizeof(fault_kinds) / sizeof(fault_kinds[0]))
@@ -70,6 +72,8 @@ FinishFault(int idx, bool has_arg, long arg, Fault *out)
 	if ((kind == FAULT_DELAY || kind == FAULT_TRICKLE) && arg > 600000)
 		return false;
 	if ((kind == FAULT_BIG || kind == FAULT_BIGCHUNKED) && (arg < 1 || arg > 1L << 30))
+		return false;
+	if (kind == FAULT_INTERIM && (arg < 1 || arg > 100))
 		return false;
 	out->kind = kind;
 	out->arg = arg;

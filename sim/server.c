@@ -16,8 +16,10 @@
 #include "sim.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -58,6 +60,7 @@ static atomic_long stat_5xx;
 static atomic_long stat_faults;
 static atomic_long stat_redirected;
 static atomic_long stat_connections;
+static atomic_long stat_expect;
 static char last_user_agent[256];
 static int	listen_port;
 
@@ -157,6 +160,34 @@ resp_redirect(SimResponse *rs, int status, const char *location)
 }
 
 /*
+ * Answers FAULT_ECHO: a 400 whose error text is about 2000 characters long,
+ * holds control characters and echoes the request's apikey, as a careless
+ * service might.  The client must shorten, escape and mask it.
+ */
+static void
+EchoError(SimRequest *rq, SimResponse *rs)
+{
+	const char *key = req_header(rq, "apikey");
+	static const char filler[] = " the request was refused after a long explanation;";
+	char		text[2048];
+	size_t		n;
+	cJSON	   *o = cJSON_CreateObject();
+
+	n = (size_t) snprintf(text, sizeof(text),
+						  "simulated echo: apikey \"%s\" refused\x01\x07\x1b[31m red\r\n\ttab;",
+						  key ? key : "");
+	while (n + sizeof(filler) < 2000)
+	{
+		memcpy(text + n, filler, sizeof(filler) - 1);
+		n += sizeof(filler) - 1;
+	}
+	text[n] = '\0';
+	cJSON_AddFalseToObject(o, "success");
+	cJSON_AddStringToObject(o, "error", text);
+	resp_json(rs, 400, o);
+}
+
+/*
  * Looks at what a request names (an organization code or process id) and
  * sets up its fault.  Returns true when the handler should go on and build
  * its normal answer (no fault, or a fault applied to that answer: DELAY,
@@ -178,6 +209,7 @@ resp_fault_begin(SimRequest *rq, SimResponse *rs, const char *subject)
 		case FAULT_DELAY:
 			sleep_ms_interruptible(f.arg);
 			return true;
+		case FAULT_INTERIM:		/* written before the answer, in AccessHandler */
 		case FAULT_TRICKLE:
 		case FAULT_TRUNCATE:
 		case FAULT_SHAPE:
@@ -203,6 +235,9 @@ resp_fault_begin(SimRequest *rq, SimResponse *rs, const char *subject)
 				resp_redirect(rs, (int) f.arg, loc);
 				return false;
 			}
+		case FAULT_ECHO:
+			EchoError(rq, rs);
+			return false;
 		case FAULT_RESET:
 		case FAULT_BIG:
 		case FAULT_BIGCHUNKED:
@@ -550,6 +585,48 @@ ResetConnection(struct MHD_Connection *conn)
 	}
 }
 
+/*
+ * Writes FAULT_INTERIM's n interim answers (102, 103, 100 in turn) on the
+ * connection's socket, before libmicrohttpd writes the real one: it has no
+ * API for 1xx answers.  Plain HTTP only (raw bytes would break a TLS
+ * stream); the socket may be non-blocking, so a full buffer is waited on.
+ */
+static void
+WriteInterim(struct MHD_Connection *conn, long n)
+{
+	static const char *const interim[] = {
+		"HTTP/1.1 102 Processing\r\n\r\n",
+		"HTTP/1.1 103 Early Hints\r\nLink: </sim/health>; rel=preload\r\n\r\n",
+		"HTTP/1.1 100 Continue\r\n\r\n",
+	};
+	const union MHD_ConnectionInfo *ci =
+	MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+	if (ci == NULL || sim_opts.tls_cert)
+		return;
+	for (long i = 0; i < n; i++)
+	{
+		const char *p = interim[i % 3];
+		size_t		left = strlen(p);
+
+		while (left > 0)
+		{
+			ssize_t		w = send(ci->connect_fd, p, left, MSG_NOSIGNAL);
+			struct pollfd pfd = {ci->connect_fd, POLLOUT, 0};
+
+			if (w > 0)
+			{
+				p += w;
+				left -= (size_t) w;
+			}
+			else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+				(void) poll(&pfd, 1, 1000);
+			else
+				return;
+		}
+	}
+}
+
 /* The libmicrohttpd access handler: collects the body, then dispatches. */
 static enum MHD_Result
 AccessHandler(void *cls, struct MHD_Connection *conn, const char *url,
@@ -574,6 +651,9 @@ AccessHandler(void *cls, struct MHD_Connection *conn, const char *url,
 		ctx = calloc(1, sizeof(ConnCtx));
 		ctx->started = sim_now_precise();
 		*con_cls = ctx;
+		/* a client that waits for "100 Continue" before sending its body */
+		if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT))
+			atomic_fetch_add(&stat_expect, 1);
 		if (cl && strtoull(cl, NULL, 10) > SIM_MAX_BODY)
 		{
 			ctx->too_large = true;
@@ -650,6 +730,8 @@ AccessHandler(void *cls, struct MHD_Connection *conn, const char *url,
 		free(rs.location);
 		return MHD_NO;
 	}
+	if (rs.fault.kind == FAULT_INTERIM)
+		WriteInterim(conn, rs.fault.arg);
 	r = BuildResponse(&rs);
 	if (rs.fault.kind == FAULT_TRUNCATE)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
@@ -782,6 +864,7 @@ server_stats_json(void)
 	cJSON_AddNumberToObject(o, "faults", (double) atomic_load(&stat_faults));
 	cJSON_AddNumberToObject(o, "redirectedHits", (double) atomic_load(&stat_redirected));
 	cJSON_AddNumberToObject(o, "connections", (double) atomic_load(&stat_connections));
+	cJSON_AddNumberToObject(o, "expectHeaders", (double) atomic_load(&stat_expect));
 	pthread_mutex_lock(&log_lock);
 	cJSON_AddStringToObject(o, "lastUserAgent", last_user_agent);
 	pthread_mutex_unlock(&log_lock);

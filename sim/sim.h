@@ -89,7 +89,9 @@ typedef enum FaultKind
 	FAULT_BIG,					/* N bytes (default 16 MiB), with length */
 	FAULT_BIGCHUNKED,			/* N bytes, chunked */
 	FAULT_TRICKLE,				/* normal answer, one byte every N ms */
-	FAULT_REDIRECT				/* 3xx (N, default 302) to another host */
+	FAULT_REDIRECT,				/* 3xx (N, default 302) to another host */
+	FAULT_INTERIM,				/* N interim 1xx answers, then the normal one */
+	FAULT_ECHO					/* 400, a long error text echoing the apikey */
 } FaultKind;
 
 typedef struct Fault

@@ -109,8 +109,7 @@ AnswerTime(const char *s, const char *member, const char *path)
 				(errcode(ERRCODE_SYSTEM_ERROR),
 				 errmsg("LiveID+ answer does not have the expected shape"),
 				 errdetail_internal("The member \"%s\" is not an ISO 8601 time: \"%s\".",
-									member, s),
-				 errcontext("LiveID+ GET %s", path)));
+									member, s)));
 	return result;
 }
 
@@ -129,8 +128,7 @@ NullableString(Jsonb *item, const char *member, const char *path)
 		ereport(ERROR,
 				(errcode(ERRCODE_SYSTEM_ERROR),
 				 errmsg("LiveID+ answer does not have the expected shape"),
-				 errdetail_internal("The member \"%s\" is not a string or null.", member),
-				 errcontext("LiveID+ GET %s", path)));
+				 errdetail_internal("The member \"%s\" is not a string or null.", member)));
 	return pnstrdup(v->val.string.val, v->val.string.len);
 }
 
@@ -153,8 +151,7 @@ UnknownValue(const char *member, const char *value, const char *path)
 			(errcode(ERRCODE_SYSTEM_ERROR),
 			 errmsg("LiveID+ answer does not have the expected shape"),
 			 errdetail_internal("The member \"%s\" has a value LiveID+ does not document: \"%.40s\".",
-								member, value),
-			 errcontext("LiveID+ GET %s", path)));
+								member, value)));
 }
 
 /* One conference of getAsyncRequestInfo's answer, checked. */
@@ -245,6 +242,7 @@ liveid_async_request_info(PG_FUNCTION_ARGS)
 	int			n,
 				latest = -1;
 	bool		write_ledger;
+	LiveidRemoteContext remote;
 
 	InitMaterializedSRF(fcinfo, 0);
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "liveid async_request_info",
@@ -263,6 +261,7 @@ liveid_async_request_info(PG_FUNCTION_ARGS)
 	write_ledger = !XactReadOnly;
 
 	path = psprintf("%s?uId=%s", INFO_PATH, liveid_url_encode(uid));
+	liveid_remote_context_push(&remote, "GET", path);
 	r = liveid_http("GET", path, NULL, NULL);
 	answer = liveid_json_object(liveid_json_parse(r->body, r->len, "GET", path),
 								"{\"calls\": [...]}");
@@ -278,6 +277,8 @@ liveid_async_request_info(PG_FUNCTION_ARGS)
 		if (latest < 0 || rows[i].started_at >= rows[latest].started_at)
 			latest = i;
 	}
+
+	liveid_remote_context_pop(&remote);
 
 	/* the tuplestore copies the rows; cxt goes with everything else */
 	PutConferences(fcinfo, uid, rows, n);

@@ -62,8 +62,7 @@ ShapeError(const char *fmt, const char *name)
 	ereport(ERROR,
 			(errcode(ERRCODE_SYSTEM_ERROR),
 			 errmsg("LiveID+ answer does not have the expected shape"),
-			 errdetail_internal("%s", detail),
-			 errcontext("LiveID+ %s %s", ctx_method, ctx_path)));
+			 errdetail_internal("%s", detail)));
 }
 
 /* Parses an answer body (NUL-terminated at len); 58000 if it is not JSON. */
@@ -88,8 +87,7 @@ liveid_json_parse(const char *text, size_t len, const char *method,
 		ereport(ERROR,
 				(errcode(ERRCODE_SYSTEM_ERROR),
 				 errmsg("LiveID+ answer is not JSON"),
-				 errdetail_internal("The answer begins: %s%s", excerpt, len > n ? "..." : ""),
-				 errcontext("LiveID+ %s %s", method, path)));
+				 errdetail_internal("The answer begins: %s%s", excerpt, len > n ? "..." : "")));
 	}
 	owner->tree = tree;
 	owner->cb.func = FreeTree;

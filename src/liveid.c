@@ -31,6 +31,7 @@ char	   *liveid_process = NULL;
 int			liveid_connect_timeout = 2000;
 int			liveid_timeout = 10000;
 char	   *liveid_ca_file = NULL;
+char	   *liveid_proxy = NULL;
 int			liveid_max_response_size = 8 * 1024 * 1024;
 
 static char *api_key_handle = NULL;	/* the GUC's own variable */
@@ -203,6 +204,49 @@ CheckUrl(char **newval, void **extra, GucSource source)
 	return true;
 }
 
+/*
+ * check hook of liveid.proxy: empty (no proxy), or http(s)://host[:port]
+ * with nothing else: no credentials, path, query or fragment.
+ */
+static bool
+CheckProxy(char **newval, void **extra, GucSource source)
+{
+	const char *v = *newval;
+	const char *host;
+	size_t		hostlen;
+	bool		ok = true;
+
+	if (v == NULL || *v == '\0')
+		return true;
+	if (strncmp(v, "https://", 8) == 0)
+		host = v + 8;
+	else if (strncmp(v, "http://", 7) == 0)
+		host = v + 7;
+	else
+	{
+		GUC_check_errdetail("liveid.proxy must be empty or start with http:// or https://.");
+		return false;
+	}
+	hostlen = strcspn(host, "/");
+	if (memchr(host, '@', strlen(host)) != NULL)
+	{
+		/* a message of our own: the default one would show the password */
+		GUC_check_errmsg("invalid value for parameter \"liveid.proxy\"");
+		GUC_check_errdetail("liveid.proxy must not carry credentials.");
+		return false;
+	}
+	/* host[:port], then at most a "/" */
+	for (size_t i = 0; i < hostlen && ok; i++)
+		ok = isalnum((unsigned char) host[i]) || strchr("-.:[]", host[i]) != NULL;
+	if (!ok || hostlen == 0 || host[0] == ':' ||
+		(host[hostlen] != '\0' && strcmp(host + hostlen, "/") != 0))
+	{
+		GUC_check_errdetail("liveid.proxy must be http(s)://host[:port], with nothing after the port.");
+		return false;
+	}
+	return true;
+}
+
 /* Module load: defines the settings and reserves the prefix. */
 void
 _PG_init(void)
@@ -238,6 +282,11 @@ _PG_init(void)
 							   "CA bundle to verify LiveID+'s certificate; empty: the system's.",
 							   NULL, &liveid_ca_file, "",
 							   PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("liveid.proxy",
+							   "HTTP proxy to reach LiveID+ through, http(s)://host[:port]; empty: none.",
+							   "The server's proxy environment (http_proxy, ALL_PROXY, NO_PROXY...) is never used.",
+							   &liveid_proxy, "",
+							   PGC_SUSET, 0, CheckProxy, NULL, NULL);
 	DefineCustomIntVariable("liveid.max_response_size",
 							"Largest LiveID+ answer accepted; larger ones are refused, not buffered.",
 							NULL, &liveid_max_response_size, 8 * 1024 * 1024,

@@ -25,6 +25,7 @@ extern char *liveid_process;
 extern int	liveid_connect_timeout;	/* ms */
 extern int	liveid_timeout;			/* ms */
 extern char *liveid_ca_file;
+extern char *liveid_proxy;		/* "" or NULL: no proxy, whatever the environment says */
 extern int	liveid_max_response_size;	/* bytes */
 extern const char *liveid_api_key(void);	/* the real key, never shown */
 
@@ -39,7 +40,9 @@ typedef struct LiveidResponse
 /*
  * One request to liveid.url || path.  body is JSON text or NULL; bearer a
  * ConferenceToken for the endpoints that take one, or NULL.  Raises on any
- * failure with the SQLSTATE of sql-api.md; returns only 2xx answers.
+ * failure with the SQLSTATE of sql-api.md; returns only 2xx answers.  The
+ * wait is interruptible (cancel, statement_timeout, termination) and shows
+ * in pg_stat_activity as wait_event_type 'Extension'.
  */
 extern LiveidResponse *liveid_http(const char *method, const char *path,
 								   const char *body, const char *bearer);
@@ -49,11 +52,22 @@ extern LiveidResponse *liveid_http(const char *method, const char *path,
  * (and raises as liveid_http does); between them the caller may work, in
  * the same memory context.  An ERROR in between abandons the request.
  */
-typedef struct LiveidHttpCall LiveidHttpCall;
-extern LiveidHttpCall *liveid_http_begin(const char *method, const char *path,
-										 const char *body, const char *bearer);
-extern LiveidResponse *liveid_http_end(LiveidHttpCall *call);
+typedef struct LiveidRequest LiveidRequest;
+extern LiveidRequest *liveid_http_begin(const char *method, const char *path,
+										const char *body, const char *bearer);
+extern LiveidResponse *liveid_http_end(LiveidRequest *req);
 extern void liveid_check_path(const char *path);	/* 22023 if unsafe */
+
+/* in http.c: the context line "LiveID+ <method> <path>" of every error of one remote call */
+typedef struct LiveidRemoteContext
+{
+	ErrorContextCallback cb;
+	const char *method;
+	const char *path;			/* shown without its query string */
+} LiveidRemoteContext;
+extern void liveid_remote_context_push(LiveidRemoteContext *ctx, const char *method,
+									   const char *path);
+extern void liveid_remote_context_pop(LiveidRemoteContext *ctx);
 
 /* in json.c: the only file that knows cJSON */
 typedef struct cJSON LiveidJson;

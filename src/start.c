@@ -167,8 +167,7 @@ AnswerUid(const LiveidResponse *r)
 				(errcode(ERRCODE_SYSTEM_ERROR),
 				 errmsg("LiveID+ answer does not have the expected shape"),
 				 errdetail_internal("The member \"uId\" is not a name of 1 to %d printable ASCII characters.",
-									MAX_UID_LEN),
-				 errcontext("LiveID+ POST %s", PUSH_PATH)));
+									MAX_UID_LEN)));
 	return uid;
 }
 
@@ -188,6 +187,7 @@ liveid_service_start(PG_FUNCTION_ARGS)
 	LiveidCall *call = &form.call;
 	TimestampTz expire;
 	char	   *body;
+	LiveidRemoteContext remote;
 	text	   *result;
 
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "liveid service_start",
@@ -199,7 +199,9 @@ liveid_service_start(PG_FUNCTION_ARGS)
 	/* nothing goes out that the ledger could not record */
 	liveid_ledger_ready("liveid.service_start()");
 
+	liveid_remote_context_push(&remote, "POST", PUSH_PATH);
 	call->uid = AnswerUid(liveid_http("POST", PUSH_PATH, body, NULL));
+	liveid_remote_context_pop(&remote);
 	call->launch_url = psprintf("%s/app/service-asyncall?uId=%s", liveid_base_url(),
 								liveid_url_encode(call->uid));
 	liveid_ledger_insert(call);

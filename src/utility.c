@@ -32,6 +32,7 @@ typedef struct Call
 	MemoryContext old;
 	const LiveidJson *answer;
 	TimestampTz answered_at;
+	LiveidRemoteContext remote;
 } Call;
 
 /* Starts a short-lived context for a call. */
@@ -47,6 +48,7 @@ CallBegin(Call *c)
 static void
 CallEnd(Call *c)
 {
+	liveid_remote_context_pop(&c->remote);
 	MemoryContextSwitchTo(c->old);
 	MemoryContextDelete(c->cxt);
 }
@@ -55,8 +57,10 @@ CallEnd(Call *c)
 static void
 CallPost(Call *c, const char *path, const char *body, const char *what)
 {
-	LiveidResponse *r = liveid_http("POST", path, body, NULL);
+	LiveidResponse *r;
 
+	liveid_remote_context_push(&c->remote, "POST", path);
+	r = liveid_http("POST", path, body, NULL);
 	c->answered_at = GetCurrentTimestamp();
 	c->answer = liveid_json_object(liveid_json_parse(r->body, r->len, "POST", path), what);
 }
@@ -176,6 +180,7 @@ liveid_request(PG_FUNCTION_ARGS)
 	}
 
 	CallBegin(&c);
+	liveid_remote_context_push(&c.remote, method, path);
 	r = liveid_http(method, path, body, NULL);
 	if (r->len > 0)
 	{

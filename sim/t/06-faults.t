@@ -228,6 +228,58 @@ subtest 'FAULT-REDIRECT[-code]: a 3xx to /sim/redirected on another host name' =
     is(redirected_hits(), 1, 'redirectedHits 1');
 };
 
+subtest 'FAULT-INTERIM[-n]: n interim 1xx answers, then the normal one' => sub {
+    my $body = json_text({ orgCode => 'FAULT-INTERIM-3' });
+    my $c = raw_connect() or die "connect: $!";
+    print $c "POST /api/service/getAvailableOperators HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+      . "apikey: " . DEMO_KEY . "\r\nContent-Type: application/json\r\n"
+      . "Content-Length: " . length($body) . "\r\nConnection: close\r\n\r\n$body";
+    my ($raw, $end) = ('', now_hires() + 5);
+    while (now_hires() < $end) {
+        my $got = sysread($c, my $chunk, 65536);
+        last unless $got;
+        $raw .= $chunk;
+    }
+    my @status = $raw =~ m{^HTTP/1\.1 (\d{3})}mg;
+    is_deeply(\@status, [ 102, 103, 100, 200 ], 'FAULT-INTERIM-3: 102, 103, 100, then 200');
+    like($raw, qr/"availableOperators":\d+/, 'the normal answer follows');
+    my $r = ops('FAULT-INTERIM');
+    is($r->{status}, 200, 'FAULT-INTERIM (one 102 by default) through curl: 200');
+    is(jtype($r->{json}{availableOperators}), 'integer', 'the normal answer');
+    cmp_ok($r->{wall}, '<', 1, 'at once');
+    is(ops('FAULT-INTERIM-0')->{status}, 404, 'FAULT-INTERIM-0 is not a fault (n is 1 to 100)');
+};
+
+subtest 'FAULT-ECHO: a 400 whose long error text echoes the apikey' => sub {
+    my $r = ops('FAULT-ECHO');
+    is($r->{status}, 400, 'by org code: 400');
+    ok(!$r->{json}{success}, 'success false');
+    my $err = $r->{json}{error} // '';
+    cmp_ok(length $err, '>=', 1900, 'about 2000 characters of error text');
+    cmp_ok(length $err, '<=', 2048, 'and not more');
+    ok(index($err, DEMO_KEY) >= 0, 'the apikey of the request is in it');
+    like($err, qr/[\x01\x07\x1b\r\n\t]/, 'with control characters');
+    $r = ops('FAULT-ECHO', apikey => ACME_KEY);
+    ok(index($r->{json}{error} // '', ACME_KEY) >= 0, 'another key: that key echoed');
+};
+
+subtest '/sim/stats counts requests with an Expect header' => sub {
+    my $before = req('GET', '/sim/stats')->{json}{expectHeaders};
+    is(jtype($before), 'integer', 'expectHeaders an integer');
+    ops('DEMO');
+    is(req('GET', '/sim/stats')->{json}{expectHeaders}, $before, 'a request without one: not counted');
+    my $body = json_text({ orgCode => 'DEMO' });
+    my $c = raw_connect() or die "connect: $!";
+    print $c "POST /api/service/getAvailableOperators HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+      . "apikey: " . DEMO_KEY . "\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+      . "Content-Length: " . length($body) . "\r\nConnection: close\r\n\r\n";
+    my $cont = raw_read_response($c, 3);
+    is($cont->{status}, 100, 'Expect: 100-continue gets 100 Continue');
+    print $c $body;
+    is(raw_read_response($c, 3)->{status}, 200, 'then the answer');
+    is(req('GET', '/sim/stats')->{json}{expectHeaders}, $before + 1, 'counted');
+};
+
 subtest 'after all the faults the simulator is well' => sub {
     my $h = req('GET', '/sim/health');
     is($h->{status}, 200, '/sim/health: 200');
