@@ -928,7 +928,10 @@ liveid_http_begin(const char *method, const char *path, const char *body,
 	initStringInfo(&url);
 	appendBinaryStringInfo(&url, liveid_url,
 						   liveid_url[baselen - 1] == '/' ? baselen - 1 : baselen);
-	appendStringInfoString(&url, path);
+	/* the service speaks UTF-8, whatever the database's encoding */
+	appendStringInfoString(&url, pg_server_to_any(path, strlen(path), PG_UTF8));
+	if (body)
+		body = pg_server_to_any(body, strlen(body), PG_UTF8);
 	req = NewRequest(key, bearer);
 	errbuf[0] = '\0';
 	req->start = GetCurrentTimestamp();

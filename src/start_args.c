@@ -105,14 +105,18 @@ liveid_base64_utf8(const char *s)
 	return out;
 }
 
-/* s percent-encoded for a query string: only A-Z a-z 0-9 - _ ~ stay. */
+/*
+ * s percent-encoded for a query string, as UTF-8 (what the service reads):
+ * only A-Z a-z 0-9 - _ ~ stay.
+ */
 char *
 liveid_url_encode(const char *s)
 {
 	StringInfoData b;
+	const char *utf8 = pg_server_to_any(s, strlen(s), PG_UTF8);
 
 	initStringInfo(&b);
-	for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+	for (const unsigned char *p = (const unsigned char *) utf8; *p; p++)
 	{
 		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
 			(*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '~')
