@@ -30,8 +30,8 @@
  * a callback.
  *
  * A request can be split: liveid_http_begin() sends it, liveid_http_end()
- * waits for the answer, and the caller works in between (service_start
- * readies its ledger row while the service answers).  So the clean-up of a
+ * waits for the answer, and the caller may work in between.  So the
+ * clean-up of a
  * request is not a PG_FINALLY but a reset callback on its memory context:
  * it detaches the easy handle and frees the request's malloc'd header list
  * (the one with a Bearer token) whether the request ends, or an ERROR
