@@ -586,7 +586,7 @@ liveid_service_start(PG_FUNCTION_ARGS)
 	bool		has_expire = !PG_ARGISNULL(ARG_EXPIRE);
 	StringInfoData body;
 	LiveidResponse *r;
-	const LiveidJson *answer;
+	JsonbContainer *answer;
 	char	   *uid;
 	char	   *launch_url;
 	LiveidHttpCall *pending;
@@ -633,9 +633,8 @@ liveid_service_start(PG_FUNCTION_ARGS)
 	row = liveid_ledger_prepare(&form.call);
 	r = liveid_http_end(pending);
 
-	answer = liveid_json_object(liveid_json_parse(r->body, r->len, "POST", PUSH_PATH),
-								"{\"uId\": ...}");
-	uid = liveid_json_string(answer, "uId");
+	answer = liveid_answer_object(liveid_answer_parse(r->body, r->len), "{\"uId\": ...}");
+	uid = liveid_member_string(answer, "uId");
 	if (*uid == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_SYSTEM_ERROR),
@@ -814,9 +813,9 @@ AnswerTime(const char *s, const char *member, const char *path)
  * 58000 otherwise.  json.c's accessors take every member as required.
  */
 static char *
-NullableString(Jsonb *item, const char *member, const char *path)
+NullableString(JsonbContainer *item, const char *member, const char *path)
 {
-	JsonbValue *v = getKeyJsonValueFromContainer(&item->root, member, strlen(member), NULL);
+	JsonbValue *v = getKeyJsonValueFromContainer(item, member, strlen(member), NULL);
 
 	if (v == NULL || v->type == jbvNull)
 		return NULL;
@@ -856,7 +855,7 @@ liveid_async_request_info(PG_FUNCTION_ARGS)
 	char	   *uid;
 	char	   *path;
 	LiveidResponse *r;
-	const LiveidJson *answer,
+	JsonbContainer *answer,
 			   *calls;
 	CallInfo   *rows;
 	int			n,
@@ -875,24 +874,21 @@ liveid_async_request_info(PG_FUNCTION_ARGS)
 
 	path = psprintf("%s?uId=%s", INFO_PATH, UrlEncode(uid));
 	r = liveid_http("GET", path, NULL, NULL);
-	answer = liveid_json_object(liveid_json_parse(r->body, r->len, "GET", path),
-								"{\"calls\": [...]}");
-	calls = liveid_json_array(answer, "calls");
-	n = liveid_json_array_size(calls);
+	answer = liveid_answer_object(liveid_answer_parse(r->body, r->len), "{\"calls\": [...]}");
+	calls = liveid_member_array(answer, "calls");
+	n = liveid_array_length(calls);
 	rows = palloc0(sizeof(CallInfo) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
-		const LiveidJson *item = liveid_json_object(liveid_json_array_item(calls, i),
-													"an object per call in \"calls\"");
-		Jsonb	   *item_jb = liveid_json_to_jsonb(item);
+		JsonbContainer *item = liveid_element_object(calls, i, "an object per call in \"calls\"");
 		CallInfo   *c = &rows[i];
 		char	   *end;
 
-		c->id_conference = liveid_json_string(item, "idConference");
-		c->status = liveid_json_string(item, "status");
-		c->close_status = NullableString(item_jb, "closeStatus", path);
-		c->started_at = AnswerTime(liveid_json_string(item, "startDate"), "startDate", path);
-		end = NullableString(item_jb, "endDate", path);
+		c->id_conference = liveid_member_string(item, "idConference");
+		c->status = liveid_member_string(item, "status");
+		c->close_status = NullableString(item, "closeStatus", path);
+		c->started_at = AnswerTime(liveid_member_string(item, "startDate"), "startDate", path);
+		end = NullableString(item, "endDate", path);
 		c->ended = (end != NULL);
 		if (end)
 			c->ended_at = AnswerTime(end, "endDate", path);

@@ -5,9 +5,12 @@
  *
  * Each function makes one HTTP call in a short-lived memory context, reads
  * the answer's documented shape (liveid-api.md, "Utility APIs") here and
- * nowhere else, and fills a tuplestore (materialize mode).  The context is
- * a child of the caller's, so an ERROR frees it, and the cJSON tree it owns,
- * with the rest.
+ * nowhere else, with json.c's typed members of the parsed jsonb, and fills
+ * a tuplestore (materialize mode).  The context is a child of the caller's,
+ * so an ERROR frees it with the rest.  While an answer is read, an error
+ * context callback names the call ("LiveID+ POST /path"): the accessors add
+ * none of their own.  Request bodies go out in UTF-8, whatever the database
+ * encoding.
  *
  *-------------------------------------------------------------------------
  */
@@ -15,6 +18,7 @@
 
 #include "fmgr.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "datatype/timestamp.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -30,8 +34,12 @@ typedef struct Call
 {
 	MemoryContext cxt;
 	MemoryContext old;
-	const LiveidJson *answer;
+	JsonbContainer *answer;
 	TimestampTz answered_at;
+	ErrorContextCallback context;	/* pushed while the answer is read */
+	const char *method;
+	const char *path;
+	bool		reading;
 } Call;
 
 /* Starts a short-lived context for a call. */
@@ -41,24 +49,60 @@ CallBegin(Call *c)
 	c->cxt = AllocSetContextCreate(CurrentMemoryContext, "liveid call",
 								   ALLOCSET_DEFAULT_SIZES);
 	c->old = MemoryContextSwitchTo(c->cxt);
+	c->reading = false;
 }
 
-/* Ends it: everything of the call, cJSON tree included, is freed. */
+/* Error context callback: the call whose answer is being read. */
+static void
+AnswerContext(void *arg)
+{
+	Call	   *c = arg;
+
+	errcontext("LiveID+ %s %s", c->method, c->path);
+}
+
+/*
+ * From here to CallEnd every error names the call (http.c names it in its
+ * own errors, so this starts once the answer is in).
+ */
+static void
+ReadingBegin(Call *c, const char *method, const char *path)
+{
+	c->method = method;
+	c->path = path;
+	c->context.callback = AnswerContext;
+	c->context.arg = c;
+	c->context.previous = error_context_stack;
+	error_context_stack = &c->context;
+	c->reading = true;
+}
+
+/* Ends it: everything of the call is freed. */
 static void
 CallEnd(Call *c)
 {
+	if (c->reading)
+		error_context_stack = c->context.previous;
 	MemoryContextSwitchTo(c->old);
 	MemoryContextDelete(c->cxt);
+}
+
+/* A request body in UTF-8, the service's encoding. */
+static const char *
+ToUtf8(const char *body)
+{
+	return pg_server_to_any(body, (int) strlen(body), PG_UTF8);
 }
 
 /* POSTs a JSON body and parses the answer as an object (in c's context). */
 static void
 CallPost(Call *c, const char *path, const char *body, const char *what)
 {
-	LiveidResponse *r = liveid_http("POST", path, body, NULL);
+	LiveidResponse *r = liveid_http("POST", path, ToUtf8(body), NULL);
 
 	c->answered_at = GetCurrentTimestamp();
-	c->answer = liveid_json_object(liveid_json_parse(r->body, r->len, "POST", path), what);
+	ReadingBegin(c, "POST", path);
+	c->answer = liveid_answer_object(liveid_answer_parse(r->body, r->len), what);
 }
 
 /*
@@ -138,7 +182,8 @@ PG_FUNCTION_INFO_V1(liveid_request);
 
 /*
  * liveid.request(method, path, body): one authenticated call, its JSON
- * answer as jsonb (NULL for an empty answer).
+ * answer as jsonb (NULL for an empty answer), parsed straight into the
+ * function's memory context.
  */
 Datum
 liveid_request(PG_FUNCTION_ARGS)
@@ -176,15 +221,11 @@ liveid_request(PG_FUNCTION_ARGS)
 	}
 
 	CallBegin(&c);
-	r = liveid_http(method, path, body, NULL);
-	if (r->len > 0)
-	{
-		const LiveidJson *answer = liveid_json_parse(r->body, r->len, method, path);
-
-		MemoryContextSwitchTo(c.old);
-		result = liveid_json_to_jsonb(answer);
-		MemoryContextSwitchTo(c.cxt);
-	}
+	r = liveid_http(method, path, body ? ToUtf8(body) : NULL, NULL);
+	ReadingBegin(&c, method, path);
+	MemoryContextSwitchTo(c.old);
+	result = liveid_answer_parse(r->body, r->len);
+	MemoryContextSwitchTo(c.cxt);
 	CallEnd(&c);
 	if (result == NULL)
 		PG_RETURN_NULL();
@@ -217,7 +258,7 @@ IntegerRow(FunctionCallInfo fcinfo, const char *path, const char *body,
 	CallBegin(&c);
 	CallPost(&c, path, body, shape);
 	values[0] = subject;
-	values[1] = Int32GetDatum(liveid_json_int(c.answer, member));
+	values[1] = Int32GetDatum(liveid_member_int(c.answer, member));
 	PutRow(fcinfo, values, nulls);
 	CallEnd(&c);
 	return (Datum) 0;
@@ -261,7 +302,7 @@ liveid_available_languages(PG_FUNCTION_ARGS)
 {
 	const char *org;
 	Call		c;
-	const LiveidJson *langs;
+	JsonbContainer *langs;
 	int			n;
 	Datum		values[2];
 	bool		nulls[2] = {false, false};
@@ -272,11 +313,11 @@ liveid_available_languages(PG_FUNCTION_ARGS)
 	CallBegin(&c);
 	CallPost(&c, "/api/service/availableLanguages", OneMemberBody("orgCode", org),
 			 "{\"languages\": [...]}");
-	langs = liveid_json_array(c.answer, "languages");
-	n = liveid_json_array_size(langs);
+	langs = liveid_member_array(c.answer, "languages");
+	n = liveid_array_length(langs);
 	codes = palloc(sizeof(char *) * Max(n, 1));
 	for (int i = 0; i < n; i++)
-		codes[i] = liveid_json_item_string(liveid_json_array_item(langs, i), "\"languages\"");
+		codes[i] = liveid_element_string(langs, i, "\"languages\"");
 	MemoryContextSwitchTo(c.old);
 	values[0] = CStringGetTextDatum(org);
 	for (int i = 0; i < n; i++)
@@ -325,10 +366,10 @@ SecondsInterval(double seconds)
 /* One row of daily_waiting_times from a {averageWaitingSeconds, calls} object. */
 static void
 PutWaitingRow(FunctionCallInfo fcinfo, Call *c, const char *org,
-			  const LiveidJson *o, TimestampTz from, TimestampTz to)
+			  JsonbContainer *o, TimestampTz from, TimestampTz to)
 {
-	double		avg = liveid_json_number(o, "averageWaitingSeconds");
-	int32		calls = liveid_json_int(o, "calls");
+	double		avg = liveid_member_number(o, "averageWaitingSeconds");
+	int32		calls = liveid_member_int(o, "calls");
 	Datum		values[5];
 	bool		nulls[5] = {false, false, false, false, false};
 
@@ -354,7 +395,7 @@ liveid_daily_waiting_times(PG_FUNCTION_ARGS)
 {
 	const char *org;
 	Call		c;
-	const LiveidJson *week;
+	JsonbContainer *week;
 	int			n;
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -362,17 +403,16 @@ liveid_daily_waiting_times(PG_FUNCTION_ARGS)
 	CallBegin(&c);
 	CallPost(&c, "/api/service/getDailyWaitingTimes", OneMemberBody("orgCode", org),
 			 "{\"lastWeek\": [...], \"last60Minutes\": {...}}");
-	week = liveid_json_array(c.answer, "lastWeek");
-	n = liveid_json_array_size(week);
+	week = liveid_member_array(c.answer, "lastWeek");
+	n = liveid_array_length(week);
 	for (int i = 0; i < n; i++)
 	{
-		const LiveidJson *day = liveid_json_object(liveid_json_array_item(week, i),
-												   "an object per day in \"lastWeek\"");
-		TimestampTz from = DayStart(liveid_json_string(day, "date"));
+		JsonbContainer *day = liveid_element_object(week, i, "an object per day in \"lastWeek\"");
+		TimestampTz from = DayStart(liveid_member_string(day, "date"));
 
 		PutWaitingRow(fcinfo, &c, org, day, from, from + USECS_PER_DAY);
 	}
-	PutWaitingRow(fcinfo, &c, org, liveid_json_member_object(c.answer, "last60Minutes"),
+	PutWaitingRow(fcinfo, &c, org, liveid_member_object(c.answer, "last60Minutes"),
 				  c.answered_at - USECS_PER_HOUR, c.answered_at);
 	CallEnd(&c);
 	return (Datum) 0;
