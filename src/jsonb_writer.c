@@ -44,6 +44,9 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
+/* open containers there is room for at first */
+#define INITIAL_FRAMES 16
+
 /* entries of one chunk of a Vec */
 #define VEC_CHUNK 8192
 
@@ -112,6 +115,7 @@ typedef struct Writer
 	int			pass;			/* 1 or 2 */
 	int			depth;			/* containers open */
 	bool	   *kinds;			/* per depth: an object? */
+	int			max_frames;		/* room in kinds and the pass's frames */
 	uint32		tokens;
 	bool		in_lex;			/* json_lex is running (for the error handler) */
 	bool		in_number;		/* numeric_in is running (likewise) */
@@ -770,6 +774,18 @@ End2(Writer *w)
  * ----------------------------------------------------------------------
  */
 
+/* Makes room for more open containers (answers are mostly shallow). */
+static void
+GrowFrames(Writer *w)
+{
+	w->max_frames = Min(w->max_frames * 2, LIVEID_ANSWER_MAX_DEPTH + 1);
+	w->kinds = repalloc(w->kinds, sizeof(bool) * w->max_frames);
+	if (w->pass == 1)
+		w->f1 = repalloc(w->f1, sizeof(Frame1) * w->max_frames);
+	else
+		w->f2 = repalloc(w->f2, sizeof(Frame2) * w->max_frames);
+}
+
 /* Dispatches a container start. */
 static void
 OnBegin(Writer *w, bool is_object)
@@ -781,6 +797,8 @@ OnBegin(Writer *w, bool is_object)
 				 errdetail("At character %d: more than %d arrays and objects are nested.",
 						   CharPos(w, TokenAt(w)), LIVEID_ANSWER_MAX_DEPTH)));
 	check_stack_depth();
+	if (w->depth > w->max_frames)
+		GrowFrames(w);
 	w->kinds[w->depth - 1] = is_object;
 	if (w->pass == 1)
 		Begin1(w, is_object);
@@ -927,7 +945,9 @@ Pass1(Writer *w, MemoryContext caller)
 {
 	w->pass = 1;
 	w->lex = makeJsonLexContextCstringLen(w->text, w->len, GetDatabaseEncoding(), true);
-	w->f1 = palloc(sizeof(Frame1) * (LIVEID_ANSWER_MAX_DEPTH + 1));
+	w->max_frames = INITIAL_FRAMES;
+	w->kinds = palloc(sizeof(bool) * w->max_frames);
+	w->f1 = palloc(sizeof(Frame1) * w->max_frames);
 	initStringInfo(&w->arena);
 	PG_TRY();
 	{
@@ -953,7 +973,9 @@ Pass2(Writer *w, MemoryContext caller)
 {
 	w->pass = 2;
 	w->lex = makeJsonLexContextCstringLen(w->text, w->len, GetDatabaseEncoding(), true);
-	w->f2 = palloc(sizeof(Frame2) * (LIVEID_ANSWER_MAX_DEPTH + 1));
+	w->max_frames = INITIAL_FRAMES;
+	w->kinds = repalloc(w->kinds, sizeof(bool) * w->max_frames);
+	w->f2 = palloc(sizeof(Frame2) * w->max_frames);
 	w->out = MemoryContextAllocZero(caller, w->total);
 	SET_VARSIZE(w->out, w->total);
 	if (w->raw_scalar)
@@ -994,7 +1016,6 @@ liveid_jsonb_from_text(char *text, int len)
 	w = palloc0(sizeof(Writer));
 	w->text = text;
 	w->len = len;
-	w->kinds = palloc(sizeof(bool) * (LIVEID_ANSWER_MAX_DEPTH + 1));
 	w->numcxt = AllocSetContextCreate(cxt, "liveid answer number", ALLOCSET_SMALL_SIZES);
 	VecInit(&w->words, sizeof(uint32));
 	VecInit(&w->members, sizeof(MemberRec));
