@@ -216,6 +216,8 @@ SELECT answer(10) = '{"latin": "caffè crème ½", "escaped": "café ½"}' AS co
 SELECT n, try(format('SELECT answer(%s)', n)) AS result FROM unnest(ARRAY[5, 11]) AS n;
 \set VERBOSITY default
 SELECT answer(11);
+-- a failed answer's error text too: what LATIN1 lacks shows as an escape
+SELECT * FROM liveid.available_operators('FAULT-ANSWER-16');
 \set VERBOSITY terse
 -- the same documents (those LATIN1 can hold), byte for byte as jsonb_in
 -- makes them here: keys are sorted by their LATIN1 bytes
