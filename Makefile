@@ -15,8 +15,8 @@ MODULE_big = liveid
 OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))
 DATA = $(wildcard liveid--*.sql)
 PG_CPPFLAGS += -Isrc $(shell curl-config --cflags 2>/dev/null)
-SHLIB_LINK += $(shell curl-config --libs 2>/dev/null) -lcjson
-REGRESS = init settings request transport utility faults tls privileges payload start ledger drop
+SHLIB_LINK += $(shell curl-config --libs 2>/dev/null)
+REGRESS = init settings request transport utility faults answers tls privileges payload start ledger drop
 REGRESS_OPTS = --load-extension=dblink --inputdir=. 
 
 all: sim

@@ -241,7 +241,13 @@ resp_fault_begin(SimRequest *rq, SimResponse *rs, const char *subject)
 		case FAULT_RESET:
 		case FAULT_BIG:
 		case FAULT_BIGCHUNKED:
+		case FAULT_ZEROS:
 			rs->status = 200;
+			return false;
+		case FAULT_ANSWER:
+			free(rs->body);
+			rs->body = fault_answer(f.arg, rq->body, rq->body_len, &rs->status, &rs->len);
+			rs->content_type = "application/json";
 			return false;
 		case FAULT_NONE:
 			break;
@@ -330,6 +336,15 @@ StreamReader(void *cls, uint64_t pos, char *out, size_t max)
 		case FAULT_TRUNCATE:
 			memcpy(out, s->body + pos, n);
 			return n;
+		case FAULT_ZEROS:		/* [0,0,...,0], a space after it for an even size */
+			for (size_t i = 0; i < n; i++)
+			{
+				uint64_t	p = pos + i;
+				uint64_t	close = (s->limit - 1) & ~(uint64_t) 1;
+
+				out[i] = p == 0 ? '[' : p == close ? ']' : p > close ? ' ' : (p & 1) ? '0' : ',';
+			}
+			return n;
 		default:				/* BIG, BIGCHUNKED: {"success":true,"padding":"xxx…"} */
 			{
 				static const char head[] = "{\"success\":true,\"padding\":\"";
@@ -378,6 +393,7 @@ BuildResponse(SimResponse *rs)
 		case FAULT_TRUNCATE:
 		case FAULT_BIG:
 		case FAULT_BIGCHUNKED:
+		case FAULT_ZEROS:
 			s = calloc(1, sizeof(Stream));
 			s->kind = rs->fault.kind;
 			s->arg = rs->fault.arg;
@@ -389,7 +405,7 @@ BuildResponse(SimResponse *rs)
 			else if (s->kind == FAULT_TRUNCATE)
 				s->limit = s->len / 2;
 			else
-				s->limit = (size_t) s->arg < 32 ? 32 : (size_t) s->arg;
+				s->limit = (size_t) s->arg < 32 && s->kind != FAULT_ZEROS ? 32 : (size_t) s->arg;
 			r = MHD_create_response_from_callback(
 												  s->kind == FAULT_BIGCHUNKED ? MHD_SIZE_UNKNOWN :
 												  s->kind == FAULT_TRUNCATE ? s->len : s->limit,

@@ -90,6 +90,8 @@ typedef enum FaultKind
 	FAULT_BIGCHUNKED,			/* N bytes, chunked */
 	FAULT_TRICKLE,				/* normal answer, one byte every N ms */
 	FAULT_REDIRECT,				/* 3xx (N, default 302) to another host */
+	FAULT_ZEROS,				/* 200 [0,0,...,0] of N bytes, with length */
+	FAULT_ANSWER,				/* crafted answer number N (fault.c) */
 	FAULT_INTERIM,				/* N interim 1xx answers, then the normal one */
 	FAULT_ECHO					/* 400, a long error text echoing the apikey */
 } FaultKind;
@@ -103,6 +105,14 @@ typedef struct Fault
 /* recognizes "FAULT-KIND[-N]" and "00000000-fa17-4KKK-8000-NNNNNNNNNNNN" */
 extern bool fault_parse(const char *s, Fault *out);
 extern const char *fault_name(FaultKind kind);
+
+/*
+ * The crafted answer number n of FAULT-ANSWER-<n> (malloc'd, *len bytes,
+ * may hold NUL bytes) and its status; req_body is the request's body, which
+ * answer 0 echoes.  NULL for an unknown n.
+ */
+extern char *fault_answer(long n, const char *req_body, size_t req_len,
+						  int *status, size_t *len);
 
 /* ---------------------------------------------------------------------
  * in state.c: organizations (from the config), async requests, calls,

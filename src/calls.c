@@ -40,7 +40,7 @@ static const char *const close_statuses[] = {"N", "S", "A", "K"};
  * read only after the one before it matched, so p never passes the end.
  */
 static TimestampTz
-AnswerTime(const char *s, const char *member, const char *path)
+AnswerTime(const char *s, const char *member)
 {
 	struct pg_tm tm = {0};
 	fsec_t		fsec = 0;
@@ -113,25 +113,6 @@ AnswerTime(const char *s, const char *member, const char *path)
 	return result;
 }
 
-/*
- * A member of a call (as jsonb) that is a string or null or absent (NULL);
- * 58000 otherwise.  json.c's accessors take every member as required.
- */
-static char *
-NullableString(Jsonb *item, const char *member, const char *path)
-{
-	JsonbValue *v = getKeyJsonValueFromContainer(&item->root, member, strlen(member), NULL);
-
-	if (v == NULL || v->type == jbvNull)
-		return NULL;
-	if (v->type != jbvString)
-		ereport(ERROR,
-				(errcode(ERRCODE_SYSTEM_ERROR),
-				 errmsg("LiveID+ answer does not have the expected shape"),
-				 errdetail_internal("The member \"%s\" is not a string or null.", member)));
-	return pnstrdup(v->val.string.val, v->val.string.len);
-}
-
 /* True when s is one of the n words. */
 static bool
 OneOf(const char *s, const char *const *words, int n)
@@ -145,7 +126,7 @@ OneOf(const char *s, const char *const *words, int n)
 /* Raises the 58000 error of a member whose value is not one the API knows. */
 static void
 pg_attribute_noreturn()
-UnknownValue(const char *member, const char *value, const char *path)
+UnknownValue(const char *member, const char *value)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_SYSTEM_ERROR),
@@ -156,23 +137,22 @@ UnknownValue(const char *member, const char *value, const char *path)
 
 /* One conference of getAsyncRequestInfo's answer, checked. */
 static void
-ReadConference(const LiveidJson *item, const char *path, LiveidConference *c)
+ReadConference(JsonbContainer *item, LiveidConference *c)
 {
-	Jsonb	   *item_jb = liveid_json_to_jsonb(item);
 	char	   *end;
 
-	c->id_conference = liveid_json_string(item, "idConference");
-	c->status = liveid_json_string(item, "status");
+	c->id_conference = liveid_member_string(item, "idConference");
+	c->status = liveid_member_string(item, "status");
 	if (!OneOf(c->status, conference_statuses, lengthof(conference_statuses)))
-		UnknownValue("status", c->status, path);
-	c->close_status = NullableString(item_jb, "closeStatus", path);
+		UnknownValue("status", c->status);
+	c->close_status = liveid_member_string_or_null(item, "closeStatus");
 	if (c->close_status && !OneOf(c->close_status, close_statuses, lengthof(close_statuses)))
-		UnknownValue("closeStatus", c->close_status, path);
-	c->started_at = AnswerTime(liveid_json_string(item, "startDate"), "startDate", path);
-	end = NullableString(item_jb, "endDate", path);
+		UnknownValue("closeStatus", c->close_status);
+	c->started_at = AnswerTime(liveid_member_string(item, "startDate"), "startDate");
+	end = liveid_member_string_or_null(item, "endDate");
 	c->ended = (end != NULL);
 	if (end)
-		c->ended_at = AnswerTime(end, "endDate", path);
+		c->ended_at = AnswerTime(end, "endDate");
 }
 
 /* Puts the conferences of a call into the materialized result. */
@@ -236,7 +216,7 @@ liveid_async_request_info(PG_FUNCTION_ARGS)
 	char	   *uid;
 	char	   *path;
 	LiveidResponse *r;
-	const LiveidJson *answer,
+	JsonbContainer *answer,
 			   *calls;
 	LiveidConference *rows;
 	int			n,
@@ -263,16 +243,14 @@ liveid_async_request_info(PG_FUNCTION_ARGS)
 	path = psprintf("%s?uId=%s", INFO_PATH, liveid_url_encode(uid));
 	liveid_remote_context_push(&remote, "GET", path);
 	r = liveid_http("GET", path, NULL, NULL);
-	answer = liveid_json_object(liveid_json_parse(r->body, r->len, "GET", path),
-								"{\"calls\": [...]}");
-	calls = liveid_json_array(answer, "calls");
-	n = liveid_json_array_size(calls);
+	answer = liveid_answer_object(liveid_answer_parse(r->body, r->len), "{\"calls\": [...]}");
+	calls = liveid_member_array(answer, "calls");
+	n = liveid_array_length(calls);
 	rows = palloc0(sizeof(LiveidConference) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
-		ReadConference(liveid_json_object(liveid_json_array_item(calls, i),
-										  "an object per call in \"calls\""),
-					   path, &rows[i]);
+		ReadConference(liveid_element_object(calls, i, "an object per call in \"calls\""),
+					   &rows[i]);
 		/* the latest conference: the last started (the later one on a tie) */
 		if (latest < 0 || rows[i].started_at >= rows[latest].started_at)
 			latest = i;

@@ -539,7 +539,7 @@ ServiceText(const LiveidRequest *req)
 	if (t->len == 0)
 		return NULL;
 	/* the one place that asks json.c for the service's error text */
-	error_text = liveid_json_error_text(t->data, t->len);
+	error_text = liveid_answer_error_text(t->data, t->len);
 	if (error_text)
 		return SafeText(req, error_text, strlen(error_text));
 	return SafeText(req, t->data, t->len);

@@ -69,29 +69,41 @@ extern void liveid_remote_context_push(LiveidRemoteContext *ctx, const char *met
 									   const char *path);
 extern void liveid_remote_context_pop(LiveidRemoteContext *ctx);
 
-/* in json.c: the only file that knows cJSON */
-typedef struct cJSON LiveidJson;
+/*
+ * in json.c: LiveID+ answers as jsonb (see the file header), and
+ * jsonb_writer.c, which writes the jsonb
+ */
+#define LIVEID_ANSWER_MAX_DEPTH 1000	/* arrays and objects nested */
+#define LIVEID_EXCERPT_CHARS 60		/* of an answer, in an error's DETAIL */
 
-/* Parses an answer; 58000 if it is not JSON.  Freed with CurrentMemoryContext. */
-extern LiveidJson *liveid_json_parse(const char *text, size_t len,
-									 const char *method, const char *path);
-extern Jsonb *liveid_json_to_jsonb(const LiveidJson *json);
-extern char *liveid_json_error_text(const char *text, size_t len);	/* or NULL */
-/* typed members of an answer: 58000 naming the member when it is not so */
-extern const LiveidJson *liveid_json_object(const LiveidJson *json,
-											const char *what);
-extern int32 liveid_json_int(const LiveidJson *obj, const char *key);
-extern double liveid_json_number(const LiveidJson *obj, const char *key);
-extern char *liveid_json_string(const LiveidJson *obj, const char *key);
-extern const LiveidJson *liveid_json_array(const LiveidJson *obj,
-										   const char *key);
-extern const LiveidJson *liveid_json_member_object(const LiveidJson *obj,
-												   const char *key);
-extern int	liveid_json_array_size(const LiveidJson *arr);
-extern const LiveidJson *liveid_json_array_item(const LiveidJson *arr, int i);
-extern char *liveid_json_item_string(const LiveidJson *item, const char *what);
-/* the answer being read, for 58000 messages */
-extern void liveid_json_set_context(const char *method, const char *path);
+/*
+ * An answer body as jsonb, exactly as jsonb_in would make it of the text
+ * converted to the database encoding; NULL when len is 0.  58000 if it is
+ * not valid UTF-8, has a NUL byte or \u0000, is not JSON or nests deeper
+ * than LIVEID_ANSWER_MAX_DEPTH.
+ */
+extern Jsonb *liveid_answer_parse(const char *body, size_t len);
+/* the same from text already in the database encoding, no NUL byte */
+extern Jsonb *liveid_jsonb_from_text(char *text, int len);
+/* a failed answer's "error" text, short and escaped, or NULL; never raises */
+extern char *liveid_answer_error_text(const char *body, size_t len);
+
+/*
+ * Typed members of an answer: 58000 "does not have the expected shape"
+ * naming the member (what names the expected shape), no error context of
+ * their own.  Strings are palloc'd.
+ */
+extern JsonbContainer *liveid_answer_object(Jsonb *answer, const char *what);
+extern int32 liveid_member_int(JsonbContainer *obj, const char *key);
+extern double liveid_member_number(JsonbContainer *obj, const char *key);
+extern char *liveid_member_string(JsonbContainer *obj, const char *key);
+extern char *liveid_member_string_or_null(JsonbContainer *obj, const char *key);
+extern JsonbContainer *liveid_member_array(JsonbContainer *obj, const char *key);
+extern JsonbContainer *liveid_member_object(JsonbContainer *obj, const char *key);
+extern int	liveid_array_length(JsonbContainer *arr);
+extern JsonbContainer *liveid_element_object(JsonbContainer *arr, int i,
+											 const char *what);
+extern char *liveid_element_string(JsonbContainer *arr, int i, const char *what);
 
 /* in utility.c: the utility APIs (set-returning) and liveid.request */
 extern const char *liveid_setting_or(const char *arg, const char *setting,

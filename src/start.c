@@ -150,14 +150,13 @@ PushBody(FunctionCallInfo fcinfo, const LiveidStartForm *form, LiveidCall *call,
 static char *
 AnswerUid(const LiveidResponse *r)
 {
-	const LiveidJson *answer;
+	JsonbContainer *answer;
 	char	   *uid;
 	size_t		len;
 	bool		ok;
 
-	answer = liveid_json_object(liveid_json_parse(r->body, r->len, "POST", PUSH_PATH),
-								"{\"uId\": ...}");
-	uid = liveid_json_string(answer, "uId");
+	answer = liveid_answer_object(liveid_answer_parse(r->body, r->len), "{\"uId\": ...}");
+	uid = liveid_member_string(answer, "uId");
 	len = strlen(uid);
 	ok = len > 0 && len <= MAX_UID_LEN;
 	for (size_t i = 0; ok && i < len; i++)

@@ -5,9 +5,12 @@
  *
  * Each function makes one HTTP call in a short-lived memory context, reads
  * the answer's documented shape (liveid-api.md, "Utility APIs") here and
- * nowhere else, and fills a tuplestore (materialize mode).  The context is
- * a child of the caller's, so an ERROR frees it, and the cJSON tree it owns,
- * with the rest.
+ * nowhere else, with json.c's typed members of the parsed jsonb, and fills
+ * a tuplestore (materialize mode).  The context is a child of the caller's,
+ * so an ERROR frees it with the rest.  From the request to the end of
+ * reading its answer, http.c's error-context callback names the call
+ * ("LiveID+ POST /path"): neither http.c's errors nor the accessors add one
+ * of their own.
  *
  *-------------------------------------------------------------------------
  */
@@ -25,44 +28,49 @@
 #include "utils/tuplestore.h"
 #include "utils/uuid.h"
 
-/* one call to an endpoint and its parsed answer */
-typedef struct Call
+/*
+ * One remote call to an endpoint and its parsed answer, in a short-lived
+ * memory context; from its request to the end of reading its answer every
+ * error names it ("LiveID+ POST /path").
+ */
+typedef struct RemoteCall
 {
 	MemoryContext cxt;
 	MemoryContext old;
-	const LiveidJson *answer;
+	JsonbContainer *answer;
 	TimestampTz answered_at;
-	LiveidRemoteContext remote;
-} Call;
+	LiveidRemoteContext context;
+} RemoteCall;
 
-/* Starts a short-lived context for a call. */
+/* Starts a remote call: its memory context and its error context. */
 static void
-CallBegin(Call *c)
+RemoteBegin(RemoteCall *c, const char *method, const char *path)
 {
 	c->cxt = AllocSetContextCreate(CurrentMemoryContext, "liveid call",
 								   ALLOCSET_DEFAULT_SIZES);
 	c->old = MemoryContextSwitchTo(c->cxt);
+	liveid_remote_context_push(&c->context, method, path);
 }
 
-/* Ends it: everything of the call, cJSON tree included, is freed. */
+/* Ends it: everything of the call is freed. */
 static void
-CallEnd(Call *c)
+RemoteEnd(RemoteCall *c)
 {
-	liveid_remote_context_pop(&c->remote);
+	liveid_remote_context_pop(&c->context);
 	MemoryContextSwitchTo(c->old);
 	MemoryContextDelete(c->cxt);
 }
 
 /* POSTs a JSON body and parses the answer as an object (in c's context). */
 static void
-CallPost(Call *c, const char *path, const char *body, const char *what)
+RemotePost(RemoteCall *c, const char *path, const char *body, const char *what)
 {
 	LiveidResponse *r;
 
-	liveid_remote_context_push(&c->remote, "POST", path);
+	RemoteBegin(c, "POST", path);
 	r = liveid_http("POST", path, body, NULL);
 	c->answered_at = GetCurrentTimestamp();
-	c->answer = liveid_json_object(liveid_json_parse(r->body, r->len, "POST", path), what);
+	c->answer = liveid_answer_object(liveid_answer_parse(r->body, r->len), what);
 }
 
 /*
@@ -142,7 +150,8 @@ PG_FUNCTION_INFO_V1(liveid_request);
 
 /*
  * liveid.request(method, path, body): one authenticated call, its JSON
- * answer as jsonb (NULL for an empty answer).
+ * answer as jsonb (NULL for an empty answer), parsed straight into the
+ * function's memory context.
  */
 Datum
 liveid_request(PG_FUNCTION_ARGS)
@@ -152,7 +161,7 @@ liveid_request(PG_FUNCTION_ARGS)
 			   *path,
 			   *body = NULL;
 	bool		known = false;
-	Call		c;
+	RemoteCall	c;
 	LiveidResponse *r;
 	Jsonb	   *result = NULL;
 
@@ -179,18 +188,13 @@ liveid_request(PG_FUNCTION_ARGS)
 		body = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
 	}
 
-	CallBegin(&c);
-	liveid_remote_context_push(&c.remote, method, path);
+	RemoteBegin(&c, method, path);
 	r = liveid_http(method, path, body, NULL);
-	if (r->len > 0)
-	{
-		const LiveidJson *answer = liveid_json_parse(r->body, r->len, method, path);
-
-		MemoryContextSwitchTo(c.old);
-		result = liveid_json_to_jsonb(answer);
-		MemoryContextSwitchTo(c.cxt);
-	}
-	CallEnd(&c);
+	/* the result outlives the call's context */
+	MemoryContextSwitchTo(c.old);
+	result = liveid_answer_parse(r->body, r->len);
+	MemoryContextSwitchTo(c.cxt);
+	RemoteEnd(&c);
 	if (result == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_JSONB_P(result);
@@ -213,18 +217,17 @@ static Datum
 IntegerRow(FunctionCallInfo fcinfo, const char *path, const char *body,
 		   const char *member, Datum subject)
 {
-	Call		c;
+	RemoteCall	c;
 	Datum		values[2];
 	bool		nulls[2] = {false, false};
 	char		shape[64];
 
 	snprintf(shape, sizeof(shape), "{\"%s\": n}", member);
-	CallBegin(&c);
-	CallPost(&c, path, body, shape);
+	RemotePost(&c, path, body, shape);
 	values[0] = subject;
-	values[1] = Int32GetDatum(liveid_json_int(c.answer, member));
+	values[1] = Int32GetDatum(liveid_member_int(c.answer, member));
 	PutRow(fcinfo, values, nulls);
-	CallEnd(&c);
+	RemoteEnd(&c);
 	return (Datum) 0;
 }
 
@@ -265,8 +268,8 @@ Datum
 liveid_available_languages(PG_FUNCTION_ARGS)
 {
 	const char *org;
-	Call		c;
-	const LiveidJson *langs;
+	RemoteCall	c;
+	JsonbContainer *langs;
 	int			n;
 	Datum		values[2];
 	bool		nulls[2] = {false, false};
@@ -274,14 +277,13 @@ liveid_available_languages(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	org = OrganizationArg(fcinfo, 0);
-	CallBegin(&c);
-	CallPost(&c, "/api/service/availableLanguages", OneMemberBody("orgCode", org),
+	RemotePost(&c, "/api/service/availableLanguages", OneMemberBody("orgCode", org),
 			 "{\"languages\": [...]}");
-	langs = liveid_json_array(c.answer, "languages");
-	n = liveid_json_array_size(langs);
+	langs = liveid_member_array(c.answer, "languages");
+	n = liveid_array_length(langs);
 	codes = palloc(sizeof(char *) * Max(n, 1));
 	for (int i = 0; i < n; i++)
-		codes[i] = liveid_json_item_string(liveid_json_array_item(langs, i), "\"languages\"");
+		codes[i] = liveid_element_string(langs, i, "\"languages\"");
 	MemoryContextSwitchTo(c.old);
 	values[0] = CStringGetTextDatum(org);
 	for (int i = 0; i < n; i++)
@@ -290,7 +292,7 @@ liveid_available_languages(PG_FUNCTION_ARGS)
 		PutRow(fcinfo, values, nulls);
 	}
 	MemoryContextSwitchTo(c.cxt);
-	CallEnd(&c);
+	RemoteEnd(&c);
 	return (Datum) 0;
 }
 
@@ -329,11 +331,11 @@ SecondsInterval(double seconds)
 
 /* One row of daily_waiting_times from a {averageWaitingSeconds, calls} object. */
 static void
-PutWaitingRow(FunctionCallInfo fcinfo, Call *c, const char *org,
-			  const LiveidJson *o, TimestampTz from, TimestampTz to)
+PutWaitingRow(FunctionCallInfo fcinfo, RemoteCall *c, const char *org,
+			  JsonbContainer *o, TimestampTz from, TimestampTz to)
 {
-	double		avg = liveid_json_number(o, "averageWaitingSeconds");
-	int32		calls = liveid_json_int(o, "calls");
+	double		avg = liveid_member_number(o, "averageWaitingSeconds");
+	int32		calls = liveid_member_int(o, "calls");
 	Datum		values[5];
 	bool		nulls[5] = {false, false, false, false, false};
 
@@ -358,27 +360,25 @@ Datum
 liveid_daily_waiting_times(PG_FUNCTION_ARGS)
 {
 	const char *org;
-	Call		c;
-	const LiveidJson *week;
+	RemoteCall	c;
+	JsonbContainer *week;
 	int			n;
 
 	InitMaterializedSRF(fcinfo, 0);
 	org = OrganizationArg(fcinfo, 0);
-	CallBegin(&c);
-	CallPost(&c, "/api/service/getDailyWaitingTimes", OneMemberBody("orgCode", org),
+	RemotePost(&c, "/api/service/getDailyWaitingTimes", OneMemberBody("orgCode", org),
 			 "{\"lastWeek\": [...], \"last60Minutes\": {...}}");
-	week = liveid_json_array(c.answer, "lastWeek");
-	n = liveid_json_array_size(week);
+	week = liveid_member_array(c.answer, "lastWeek");
+	n = liveid_array_length(week);
 	for (int i = 0; i < n; i++)
 	{
-		const LiveidJson *day = liveid_json_object(liveid_json_array_item(week, i),
-												   "an object per day in \"lastWeek\"");
-		TimestampTz from = DayStart(liveid_json_string(day, "date"));
+		JsonbContainer *day = liveid_element_object(week, i, "an object per day in \"lastWeek\"");
+		TimestampTz from = DayStart(liveid_member_string(day, "date"));
 
 		PutWaitingRow(fcinfo, &c, org, day, from, from + USECS_PER_DAY);
 	}
-	PutWaitingRow(fcinfo, &c, org, liveid_json_member_object(c.answer, "last60Minutes"),
+	PutWaitingRow(fcinfo, &c, org, liveid_member_object(c.answer, "last60Minutes"),
 				  c.answered_at - USECS_PER_HOUR, c.answered_at);
-	CallEnd(&c);
+	RemoteEnd(&c);
 	return (Datum) 0;
 }

@@ -280,6 +280,68 @@ subtest '/sim/stats counts requests with an Expect header' => sub {
     is(req('GET', '/sim/stats')->{json}{expectHeaders}, $before + 1, 'counted');
 };
 
+subtest 'FAULT-ZEROS[-bytes]: 200 [0,0,...,0] of that size with Content-Length' => sub {
+    my $r = ops('FAULT-ZEROS-11');
+    is($r->{status}, 200, 'FAULT-ZEROS-11: 200');
+    is($r->{body}, '[0,0,0,0,0]', 'the body');
+    is($r->{headers}{'content-length'}, 11, 'Content-Length 11');
+    $r = ops('FAULT-ZEROS-12');
+    is($r->{body}, '[0,0,0,0,0] ', 'an even size: a space after the array');
+    is(ref $r->{json}, 'ARRAY', 'JSON');
+    is(ops('FAULT-ZEROS-3')->{body}, '[0]', 'the smallest: [0]');
+    $r = ops('FAULT-ZEROS-7900000', output => '/dev/null', timeout => 20);
+    is($r->{curl_exit}, 0, 'FAULT-ZEROS-7900000: a complete transfer');
+    is($r->{size}, 7_900_000, '7900000 bytes');
+    $r = ops('FAULT-ZEROS', output => '/dev/null', timeout => 20);
+    is($r->{size}, 16 * 1024 * 1024, '16 MiB by default');
+    is(ops('FAULT-ZEROS-2')->{status}, 404, 'FAULT-ZEROS-2: too small, not a fault (unknown organization)');
+};
+
+subtest 'FAULT-ANSWER-<n>: crafted answers' => sub {
+    my $r = req('POST', '/api/service/getAvailableOperators', apikey => DEMO_KEY,
+        json => { orgCode => 'FAULT-ANSWER-0', answer => qq({"b":1,  "a":[0.10, "\\u00e9"]}) });
+    is($r->{status}, 200, 'FAULT-ANSWER-0: 200');
+    is($r->{body}, qq({"b":1,  "a":[0.10, "\\u00e9"]}), 'the request\'s answer member, byte for byte');
+    is(ops('FAULT-ANSWER-0')->{status}, 400, 'without an answer member: 400');
+
+    $r = ops('FAULT-ANSWER-1');
+    is($r->{status}, 200, 'FAULT-ANSWER-1: 200');
+    like($r->{body}, qr/"bad \xc3\x28 byte"/, 'invalid UTF-8 inside a string');
+    like(ops('FAULT-ANSWER-2')->{body}, qr/"nul \x00 byte"/, 'FAULT-ANSWER-2: a NUL byte');
+    like(ops('FAULT-ANSWER-3')->{body}, qr/"cut\\u0000here"/, 'FAULT-ANSWER-3: \u0000');
+    $r = ops('FAULT-ANSWER-4');
+    like($r->{body}, qr/"a":0\.1,"b":9007199254740993,"c":-1\.5e300,"d":1e-400,/, 'FAULT-ANSWER-4: numbers as written');
+    is(ref $r->{json}, 'HASH', 'JSON');
+    like(ops('FAULT-ANSWER-5')->{body}, qr/\\u00e9.*\xe2\x82\xac.*\\ud83d\\ude00/, 'FAULT-ANSWER-5: non-ASCII text');
+    is(ops('FAULT-ANSWER-6')->{body}, ('[' x 1001) . (']' x 1001), 'FAULT-ANSWER-6: 1001 nested arrays');
+    is(ops('FAULT-ANSWER-7')->{body}, '{"success":true} []', 'FAULT-ANSWER-7: text after the value');
+    like(ops('FAULT-ANSWER-8')->{body}, qr/\\ud800 /, 'FAULT-ANSWER-8: a lone surrogate');
+
+    $r = ops('FAULT-ANSWER-9');
+    is($r->{status}, 400, 'FAULT-ANSWER-9: 400');
+    ok(defined $r->{json}, 'JSON');
+    cmp_ok(length($r->{json}{error} // ''), '>=', 2000, 'an error text of 2000 characters or more');
+    like($r->{json}{error} // '', qr/\x07.*\x1b/s, 'with control characters');
+    like(ops('FAULT-ANSWER-11')->{body}, qr/\\u20ac/, 'FAULT-ANSWER-11: an escape outside Latin-1');
+    is(ops('FAULT-ANSWER-12')->{body}, ('[' x 1000) . (']' x 1000), 'FAULT-ANSWER-12: 1000 nested arrays');
+    is(ops('FAULT-ANSWER-13')->{body}, '{"success":true,}', 'FAULT-ANSWER-13: a trailing comma');
+    like(ops('FAULT-ANSWER-14')->{body}, qr/:\x01\}/, 'FAULT-ANSWER-14: a raw control character');
+    $r = ops('FAULT-ANSWER-16');
+    is($r->{status}, 400, 'FAULT-ANSWER-16: 400');
+    ok(!defined $r->{json}, 'not JSON');
+    $r = ops('FAULT-ANSWER-17');
+    is($r->{json}{availableOperators}, 7, 'FAULT-ANSWER-17: availableOperators 7.0');
+    is(ref $r->{json}{lastWeek}, 'ARRAY', 'and a lastWeek');
+    is(ops('FAULT-ANSWER-18')->{json}{availableOperators}, 2147483648, 'FAULT-ANSWER-18: out of int32');
+    for my $n (19, 20, 21) {
+        $r = ops("FAULT-ANSWER-$n", timeout => 20, output => '/dev/null');
+        is($r->{status}, 200, "FAULT-ANSWER-$n: 200");
+        ok($r->{size} >= 7_900_000 && $r->{size} < 7_900_100, "about 7.9 MB ($r->{size})");
+    }
+    is(ops('FAULT-ANSWER-22')->{status}, 404, 'FAULT-ANSWER-22: no such answer, not a fault');
+    is(ops('FAULT-ANSWER')->{status}, 404, 'FAULT-ANSWER without a number: not a fault');
+};
+
 subtest 'after all the faults the simulator is well' => sub {
     my $h = req('GET', '/sim/health');
     is($h->{status}, 200, '/sim/health: 200');
