@@ -18,6 +18,7 @@ export BENCH_SECONDS=${BENCH_SECONDS:-10}
 # shellcheck disable=SC2046  # curl-config prints several flags
 gcc -O2 -Wall -o "$work/curl_loop" bench/curl_loop.c $(curl-config --cflags) $(curl-config --libs)
 
-# the foundation (pg.sh), then issue 4's payload builders and service_start,
+# the foundation (pg.sh), the payload builders, service_start and the
+# memory of large answers,
 # each in the same cluster against the same simulator
-scripts/with-sim.sh bash -c 'bench/pg.sh && bench/payload.sh && bench/start.sh'
+scripts/with-sim.sh bash -c 'bench/pg.sh && bench/payload.sh && bench/start.sh && bench/answer.sh'
