@@ -126,3 +126,11 @@ SET liveid.proxy = 'http://127.0.0.1:1';
 SELECT try($$SELECT * FROM liveid.available_operators('DEMO')$$);
 RESET liveid.proxy;
 SELECT available_operators >= 0 AS works_after FROM liveid.available_operators('DEMO');
+
+-- Over-long arguments are refused with 22023 before anything is sent, not
+-- sent to fail at the service or in the connection.
+SELECT (liveid.request('GET', '/sim/stats') ->> 'requests')::int AS n0 \gset
+SELECT try($$SELECT * FROM liveid.available_operators(repeat('x', 100000))$$) AS long_organization;
+SELECT try($$SELECT * FROM liveid.async_request_info(repeat('u', 100000))$$) AS long_uid;
+SELECT try($$SELECT liveid.request('GET', '/sim/health?x=' || repeat('y', 100000))$$) AS long_query;
+SELECT (liveid.request('GET', '/sim/stats') ->> 'requests')::int - :n0 - 1 AS requests_sent;

@@ -106,6 +106,7 @@ extern JsonbContainer *liveid_element_object(JsonbContainer *arr, int i,
 extern char *liveid_element_string(JsonbContainer *arr, int i, const char *what);
 
 /* in utility.c: the utility APIs (set-returning) and liveid.request */
+#define LIVEID_MAX_CODE_LEN 100	/* an organization code, a process id */
 extern const char *liveid_setting_or(const char *arg, const char *setting,
 									 const char *setting_name,
 									 const char *what);

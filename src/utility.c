@@ -87,9 +87,17 @@ liveid_setting_or(const char *arg, const char *setting, const char *setting_name
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("no %s given", what),
-				 arg ? errdetail("The %s argument is empty.", what)
-				 : errdetail("The %s argument is NULL and %s is not set.", what, setting_name),
+				 arg ? errdetail("The argument \"%s\" is empty.", what)
+				 : errdetail("The argument \"%s\" is NULL and %s is not set.", what, setting_name),
 				 errhint("Pass %s => ..., or SET %s.", what, setting_name)));
+	/* a code or id this long is no one's: refuse it rather than send it */
+	if (strlen(v) > LIVEID_MAX_CODE_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for argument \"%s\"", what),
+				 errdetail("It is %zu bytes long; LiveID+ codes and ids have at most %d.",
+						   strlen(v), LIVEID_MAX_CODE_LEN),
+				 errhint("Pass the %s as Namirial issued it.", what)));
 	return v;
 }
 
