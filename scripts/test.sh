@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # Runs every test suite and ends with one line: "N passed, N failed".
 # Each suite prints a last line "<suite>: N passed, N failed".
+#
+#   tap           the simulator's TAP tests (sim/t/)
+#   regress       pg_regress (sql/, expected/) in a throwaway cluster
+#   tap-ext       the extension's TAP tests (t/), real clusters
+#
+# They use ${PG_CONFIG:-pg_config}'s server and the liveid installed there.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 passed=0 failed=0 status=0
+pg_config=$(command -v "${PG_CONFIG:-pg_config}")
 
 # Runs one suite, echoing its output, and adds its counts to the totals.
 run_suite() {
@@ -31,22 +38,49 @@ run_suite() {
   fi
 }
 
-# pg_regress (sql/, expected/) against the simulator, in a throwaway cluster.
+# regress NAME DIR: pg_regress of the tree in DIR against the simulator, in
+# a throwaway cluster of $PG_CONFIG's server.
 regress() {
-  local out rc
-  out=$(scripts/with-sim.sh make -s installcheck 2>&1); rc=$?
+  local name=$1 dir=$2 out rc
+  rm -f "$dir/regression.diffs"
+  out=$(PG_CONFIG="${PG_CONFIG:-$pg_config}" scripts/with-sim.sh make -s -C "$dir" installcheck 2>&1); rc=$?
   echo "$out"
-  [ -f regression.diffs ] && cat regression.diffs
+  [ -f "$dir/regression.diffs" ] && cat "$dir/regression.diffs"
   local total failed
   total=$(echo "$out" | grep -cE '^(ok|not ok) |^test [a-z_]+ +\.\.\. ' || true)
   failed=$(echo "$out" | grep -cE '^not ok |^test [a-z_]+ +\.\.\. FAILED' || true)
   if [ "$total" -eq 0 ]; then failed=1; fi
-  echo "regress: $((total - failed)) passed, $failed failed"
+  echo "$name: $((total - failed)) passed, $failed failed"
+  return $rc
+}
+
+# ext_tap NAME: the extension's TAP tests (t/*.t) against $PG_CONFIG's
+# server.  PostgreSQL::Test::Cluster will not run initdb as root, so as root
+# they run as the postgres user, from a copy of the files they need (the
+# checkout may be unreadable to that user) in a directory it owns; the
+# clusters' logs stay there when something failed.
+ext_tap() {
+  local name=$1 dir rc
+  dir=$(mktemp -d /tmp/liveid-tap.XXXXXX)
+  chmod 755 "$dir"
+  mkdir -p "$dir/tree/sim/t"
+  cp -a t "$dir/tree/"
+  cp -a sim/t/lib "$dir/tree/sim/t/"
+  cp -a sim/liveid-sim sim/config.json "$dir/tree/sim/"
+  local as=()
+  if [ "$(id -u)" -eq 0 ]; then
+    as=(runuser -u postgres --)
+    chown -R postgres "$dir"
+  fi
+  (cd "$dir/tree" && "${as[@]}" env PG_CONFIG="${PG_CONFIG:-$pg_config}" TESTDIR="$dir" \
+    LIVEID_SERVER_ENV="${LIVEID_SERVER_ENV:-}" perl t/run-tap.pl --suite "$name" t/*.t); rc=$?
+  if [ "$rc" -eq 0 ]; then rm -rf "$dir"; else echo "$name: the clusters' logs are in $dir/tmp_check/log"; fi
   return $rc
 }
 
 run_suite tap perl t/run-tap.pl sim/t/*.t
-run_suite regress regress
+run_suite regress regress regress "$PWD"
+run_suite tap-ext ext_tap tap-ext
 
 echo "$passed passed, $failed failed"
 exit $status
