@@ -5,8 +5,14 @@
 #   tap           the simulator's TAP tests (sim/t/)
 #   regress       pg_regress (sql/, expected/) in a throwaway cluster
 #   tap-ext       the extension's TAP tests (t/), real clusters
+#   regress-asan  regress, and
+#   tap-asan      tap-ext, against liveid built with ASan + UBSan
+#                 (scripts/sanitize.sh); any sanitizer report fails them
 #
-# They use ${PG_CONFIG:-pg_config}'s server and the liveid installed there.
+# The normal suites use ${PG_CONFIG:-pg_config}'s server and the liveid
+# installed there; the sanitized ones a private copy of PostgreSQL made
+# from it for this run (removed at the end).  LIVEID_NO_SANITIZE=1 skips
+# them.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -78,9 +84,50 @@ ext_tap() {
   return $rc
 }
 
+# asan_suite NAME FUNC ARGS...: runs FUNC NAME ARGS (a suite function, as
+# regress and ext_tap) against the sanitized build, made on first use; a
+# sanitizer report from the server is shown and counted as one more failure.
+asan_dir=
+asan_suite() {
+  local name=$1 func=$2; shift 2
+  if [ ! -f "$asan_dir/built" ]; then
+    scripts/sanitize.sh build "$asan_dir" || { echo "$name: the sanitizer build failed"; return 1; }
+    touch "$asan_dir/built"
+  fi
+  local logs="$asan_dir/logs/$name" out rc
+  mkdir -p "$logs"
+  chmod 1777 "$logs"
+  out=$(mktemp)
+  PG_CONFIG="$(scripts/sanitize.sh pg-config "$asan_dir")" \
+    LIVEID_SERVER_ENV="$(scripts/sanitize.sh server-env "$asan_dir" "$logs")" \
+    "$func" "$name" "$@" 2>&1 | tee "$out"
+  rc=${PIPESTATUS[0]}
+  if ! scripts/sanitize.sh reports "$logs"; then
+    local line p f
+    line=$(grep -E "^$name: [0-9]+ passed, [0-9]+ failed$" "$out" | tail -n 1)
+    if [ -n "$line" ]; then
+      p=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed.*/\1/')
+      f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed$/\1/')
+      echo "$name: sanitizer reports (above) count as one more failure"
+      echo "$name: $p passed, $((f + 1)) failed"
+    fi
+    rc=1
+  fi
+  rm -f "$out"
+  return $rc
+}
+
 run_suite tap perl t/run-tap.pl sim/t/*.t
 run_suite regress regress regress "$PWD"
 run_suite tap-ext ext_tap tap-ext
+
+if [ "${LIVEID_NO_SANITIZE:-}" != 1 ]; then
+  asan_dir=$(mktemp -d /tmp/liveid-asan.XXXXXX)
+  chmod 755 "$asan_dir"
+  trap 'rm -rf "$asan_dir"' EXIT
+  run_suite regress-asan asan_suite regress-asan regress "$asan_dir/src"
+  run_suite tap-asan asan_suite tap-asan ext_tap
+fi
 
 echo "$passed passed, $failed failed"
 exit $status

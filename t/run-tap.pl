@@ -85,12 +85,16 @@ my $harness = TAP::Harness->new({
     },
 });
 
-my $aggregate = $harness->runtests(@files);
+# A "Bail out!" (PostgreSQL::Test::Cluster's BAIL_OUT) makes runtests die;
+# the files run so far are still counted, the others as not run.
+my $aggregate = eval { $harness->runtests(@files) };
+my $bailout = $@;
+print "\n$bailout" if $bailout;
 
 my ($passed, $failed) = (0, 0);
 my @report;
 for my $file (@files) {
-    my ($parser) = $aggregate->parsers($file);
+    my ($parser) = $aggregate ? $aggregate->parsers($file) : ();
     my $c = $count{$file} || { passed => 0, failed => 0 };
     my @why;
     if ($parser) {
@@ -101,7 +105,7 @@ for my $file (@files) {
         push @why, map { "parse error: $_" } $parser->parse_errors;
     }
     else {
-        push @why, 'did not run';
+        push @why, $bailout ? 'bailed out, or did not run after a bail out' : 'did not run';
     }
     if (@why && !$c->{failed}) {
         $c->{failed} = 1;
@@ -116,4 +120,4 @@ if (@report) {
     print "\nFailed assertions:\n", map { "$_\n" } @report;
 }
 print "$suite: $passed passed, $failed failed\n";
-exit($failed || $aggregate->has_problems ? 1 : 0);
+exit($failed || !$aggregate || $aggregate->has_problems ? 1 : 0);
