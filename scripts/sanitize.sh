@@ -16,18 +16,20 @@
 #                                        that preloads the runtime and sends
 #                                        every report to LOGS/ (writable by the
 #                                        server's user)
-#   scripts/sanitize.sh reports LOGS     prints the reports in LOGS/; exit 1 if any
+#   scripts/sanitize.sh reports LOGS     prints the reports in LOGS/ (report files,
+#                                        and server logs *.log copied there);
+#                                        exit 1 if there is any
 #
 # By hand, e.g.:
 #   scripts/sanitize.sh build /tmp/asan && mkdir -m 1777 /tmp/asan/logs
 #   PG_CONFIG=$(scripts/sanitize.sh pg-config /tmp/asan) \
 #   LIVEID_SERVER_ENV=$(scripts/sanitize.sh server-env /tmp/asan /tmp/asan/logs) \
-#     scripts/with-sim.sh make -s -C /tmp/asan/src installcheck
+#   LIVEID_SERVER_LOGS=/tmp/asan/logs scripts/with-sim.sh make -s -C /tmp/asan/src installcheck
 #   scripts/sanitize.sh reports /tmp/asan/logs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '8,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '8,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 # The copy's pg_config, given DIR.
 copy_pg_config() {
@@ -117,6 +119,9 @@ server_env() {
     "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$logs/ubsan"
 }
 
+# ASan writes its reports to log_path; gcc 12's UBSan, beside a preloaded
+# ASan, ignores log_path and writes to stderr, that is the server's log:
+# copies of those (*.log, see LIVEID_SERVER_LOGS) are searched for them.
 reports() {
   local logs=$1 found=0 f
   for f in "$logs"/asan.* "$logs"/ubsan.*; do
@@ -124,6 +129,14 @@ reports() {
     found=1
     echo "==== sanitizer report $f"
     cat "$f"
+  done
+  for f in "$logs"/*.log; do
+    [ -f "$f" ] || continue
+    if grep -qE ': runtime error: |ERROR: (Address|UndefinedBehavior)Sanitizer' "$f"; then
+      found=1
+      echo "==== sanitizer report in server log $f"
+      grep -E -A40 ': runtime error: |ERROR: (Address|UndefinedBehavior)Sanitizer' "$f" | head -n 200
+    fi
   done
   [ "$found" -eq 0 ]
 }

@@ -80,13 +80,15 @@ ext_tap() {
   fi
   (cd "$dir/tree" && "${as[@]}" env PG_CONFIG="${PG_CONFIG:-$pg_config}" TESTDIR="$dir" \
     LIVEID_SERVER_ENV="${LIVEID_SERVER_ENV:-}" perl t/run-tap.pl --suite "$name" t/*.t); rc=$?
+  if [ -n "${LIVEID_SERVER_LOGS:-}" ]; then cp "$dir"/tmp_check/log/*.log "$LIVEID_SERVER_LOGS/" 2>/dev/null; fi
   if [ "$rc" -eq 0 ]; then rm -rf "$dir"; else echo "$name: the clusters' logs are in $dir/tmp_check/log"; fi
   return $rc
 }
 
 # asan_suite NAME FUNC ARGS...: runs FUNC NAME ARGS (a suite function, as
 # regress and ext_tap) against the sanitized build, made on first use; a
-# sanitizer report from the server is shown and counted as one more failure.
+# sanitizer report from the server (in its own files, or in a server log
+# for UBSan) is shown and counted as one more failure.
 asan_dir=
 asan_suite() {
   local name=$1 func=$2; shift 2
@@ -98,7 +100,7 @@ asan_suite() {
   mkdir -p "$logs"
   chmod 1777 "$logs"
   out=$(mktemp)
-  PG_CONFIG="$(scripts/sanitize.sh pg-config "$asan_dir")" \
+  PG_CONFIG="$(scripts/sanitize.sh pg-config "$asan_dir")" LIVEID_SERVER_LOGS="$logs" \
     LIVEID_SERVER_ENV="$(scripts/sanitize.sh server-env "$asan_dir" "$logs")" \
     "$func" "$name" "$@" 2>&1 | tee "$out"
   rc=${PIPESTATUS[0]}

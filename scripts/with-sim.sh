@@ -17,7 +17,9 @@
 # LIVEID_SERVER_ENV ("NAME=value NAME=value ...", optional) goes into the
 # server's environment only, not the command's: scripts/sanitize.sh uses it
 # to preload the sanitizer runtime (LD_PRELOAD, ASAN_OPTIONS, UBSAN_OPTIONS)
-# into postgres without preloading psql or pg_regress.
+# into postgres without preloading psql or pg_regress.  LIVEID_SERVER_LOGS
+# (a directory, optional) receives a copy of the server's log at the end
+# (UBSan reports go to the server's stderr).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -94,6 +96,9 @@ fi
   || { cat "$work/server.log" >&2; exit 1; }
 stop_server() {
   "${as_server[@]}" "$bindir/pg_ctl" -D "$LIVEID_PGDATA" -m immediate -w -s stop 2>/dev/null || true
+  if [ -n "${LIVEID_SERVER_LOGS:-}" ]; then
+    cp "$work/server.log" "$LIVEID_SERVER_LOGS/with-sim.$$.log" 2>/dev/null || true
+  fi
 }
 trap 'stop_server; cleanup' EXIT
 export PGHOST="$work" PGPORT=5432 PGUSER=postgres PGDATABASE=postgres
