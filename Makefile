@@ -21,6 +21,13 @@ REGRESS_OPTS = --load-extension=dblink --inputdir=.
 
 all: sim
 
+# The sanitizer build (scripts/sanitize.sh, in a copy of the tree):
+# `make SANITIZE=1` compiles and links liveid with ASan + UBSan (PGXS adds
+# COPT to both CFLAGS and LDFLAGS).
+ifdef SANITIZE
+COPT += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(PGXS),)
 include $(PGXS)

@@ -11,7 +11,7 @@ for g in "${groups[@]}"; do
   case "$g" in
     build) want+=(gcc make pkg-config libmicrohttpd-dev libcjson-dev libcurl4-openssl-dev
                   postgresql-15 postgresql-server-dev-15 postgresql-contrib postgresql-common) ;;
-    test)  want+=(curl openssl perl ca-certificates) ;;
+    test)  want+=(curl openssl perl ca-certificates libipc-run-perl) ;;
     bench) want+=(wrk) ;;
     *) echo "deps.sh: unknown group '$g' (build, test, bench)" >&2; exit 2 ;;
   esac

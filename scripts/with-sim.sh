@@ -13,6 +13,13 @@
 # Unix socket there: runs never collide, and a copy of PostgreSQL with
 # another build of liveid (scripts/test.sh's sanitizer run) works the same.
 # As root, the server runs as the postgres user.
+#
+# LIVEID_SERVER_ENV ("NAME=value NAME=value ...", optional) goes into the
+# server's environment only, not the command's: scripts/sanitize.sh uses it
+# to preload the sanitizer runtime (LD_PRELOAD, ASAN_OPTIONS, UBSAN_OPTIONS)
+# into postgres without preloading psql or pg_regress.  LIVEID_SERVER_LOGS
+# (a directory, optional) receives a copy of the server's log at the end
+# (UBSan reports go to the server's stderr).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -79,11 +86,20 @@ liveid_test.api_key = '$key'
 liveid_test.sim_url = '$LIVEID_SIM_URL'
 liveid_test.tls_url = '$LIVEID_SIM_TLS_URL'
 liveid_test.ca_file = '$LIVEID_TEST_CA'
+liveid_test.memory_factor = '${LIVEID_TEST_MEMORY_FACTOR:-10}'
 CONF
-"${as_server[@]}" "$bindir/pg_ctl" -D "$LIVEID_PGDATA" -l "$work/server.log" -w -s start \
+server_env=()
+if [ -n "${LIVEID_SERVER_ENV:-}" ]; then
+  read -r -a server_env <<<"$LIVEID_SERVER_ENV"
+  server_env=(env "${server_env[@]}")
+fi
+"${as_server[@]}" "${server_env[@]}" "$bindir/pg_ctl" -D "$LIVEID_PGDATA" -l "$work/server.log" -w -s start \
   || { cat "$work/server.log" >&2; exit 1; }
 stop_server() {
   "${as_server[@]}" "$bindir/pg_ctl" -D "$LIVEID_PGDATA" -m immediate -w -s stop 2>/dev/null || true
+  if [ -n "${LIVEID_SERVER_LOGS:-}" ]; then
+    cp "$work/server.log" "$LIVEID_SERVER_LOGS/with-sim.$$.log" 2>/dev/null || true
+  fi
 }
 trap 'stop_server; cleanup' EXIT
 export PGHOST="$work" PGPORT=5432 PGUSER=postgres PGDATABASE=postgres

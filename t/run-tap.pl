@@ -1,24 +1,27 @@
 #!/usr/bin/perl
 # Runs TAP test files with TAP::Harness (libs t/lib and sim/t/lib) and prints, as its last
-# line, "tap: N passed, N failed", counting individual assertions: the
-# leaves inside subtests, not the subtests themselves.  A file that died,
-# had a wrong plan or unparsable TAP counts as at least one failure.  Exit
-# status 0 only when nothing failed.
+# line, "tap: N passed, N failed" (another suite name with --suite), counting
+# individual assertions: the leaves inside subtests, not the subtests
+# themselves.  A file that died, had a wrong plan or unparsable TAP counts as
+# at least one failure.  Exit status 0 only when nothing failed.
 #
 #   perl t/run-tap.pl sim/t/*.t t/*.t
 #   perl t/run-tap.pl -v sim/t/04-lifecycle.t      (verbose TAP)
+#   perl t/run-tap.pl --suite tap-ext t/*.t        (last line "tap-ext: ...")
 use strict;
 use warnings;
 use FindBin;
 use TAP::Harness;
 
 my $verbose = 0;
+my $suite = 'tap';
 my @files;
-for (@ARGV) {
-    if ($_ eq '-v' || $_ eq '--verbose') { $verbose = 1 }
-    else { push @files, $_ }
+while (defined(my $arg = shift @ARGV)) {
+    if ($arg eq '-v' || $arg eq '--verbose') { $verbose = 1 }
+    elsif ($arg eq '--suite') { $suite = shift @ARGV // die "$0: --suite needs a name\n" }
+    else { push @files, $arg }
 }
-die "usage: $0 [-v] FILE...\n" unless @files;
+die "usage: $0 [-v] [--suite NAME] FILE...\n" unless @files;
 
 # Per file: counts of leaf assertions, and the failed ones by name.
 my %count;      # file => {passed, failed}
@@ -82,12 +85,16 @@ my $harness = TAP::Harness->new({
     },
 });
 
-my $aggregate = $harness->runtests(@files);
+# A "Bail out!" (PostgreSQL::Test::Cluster's BAIL_OUT) makes runtests die;
+# the files run so far are still counted, the others as not run.
+my $aggregate = eval { $harness->runtests(@files) };
+my $bailout = $@;
+print "\n$bailout" if $bailout;
 
 my ($passed, $failed) = (0, 0);
 my @report;
 for my $file (@files) {
-    my ($parser) = $aggregate->parsers($file);
+    my ($parser) = $aggregate ? $aggregate->parsers($file) : ();
     my $c = $count{$file} || { passed => 0, failed => 0 };
     my @why;
     if ($parser) {
@@ -98,7 +105,7 @@ for my $file (@files) {
         push @why, map { "parse error: $_" } $parser->parse_errors;
     }
     else {
-        push @why, 'did not run';
+        push @why, $bailout ? 'bailed out, or did not run after a bail out' : 'did not run';
     }
     if (@why && !$c->{failed}) {
         $c->{failed} = 1;
@@ -112,5 +119,5 @@ for my $file (@files) {
 if (@report) {
     print "\nFailed assertions:\n", map { "$_\n" } @report;
 }
-print "tap: $passed passed, $failed failed\n";
-exit($failed || $aggregate->has_problems ? 1 : 0);
+print "$suite: $passed passed, $failed failed\n";
+exit($failed || !$aggregate || $aggregate->has_problems ? 1 : 0);

@@ -1,0 +1,84 @@
+# liveid on a streaming hot standby: the functions that only read work, a
+# writing one raises 25006 before anything is sent, and async_request_info
+# answers without touching the ledger.
+use strict;
+use warnings;
+use LiveidCluster;
+use SimTest qw(sim_post);
+use Test::More;
+
+my $sim     = liveid_sim();
+my $primary = liveid_node('primary', $sim, allows_streaming => 1);
+
+# a call started on the primary, replicated to the standby
+my $url = $primary->safe_psql('postgres', service_start_sql(external_id => 'standby-1'));
+my ($uid) = $url =~ /[?&]uId=([^&]+)$/;
+ok($uid, 'service_start on the primary returns a launch URL with a uId');
+
+my $standby = liveid_standby($primary, 'standby');
+is($standby->safe_psql('postgres', 'SELECT pg_is_in_recovery()'), 't',
+   'the standby is in recovery');
+is($standby->safe_psql('postgres', "SELECT status FROM liveid.calls WHERE uid = '$uid'"),
+   'created', 'the ledger row reached the standby');
+
+subtest 'functions that only read work on the standby' => sub {
+    my $ops_before = sim_count($sim, 'getAvailableOperators');
+    my ($state, $out, $err) = sql_state($standby,
+        "SELECT organization, available_operators >= 0 FROM liveid.available_operators('DEMO')");
+    is($state, '', 'available_operators: no error') or diag($err);
+    is($out, 'DEMO|t', 'available_operators: a row for DEMO');
+    is(sim_count($sim, 'getAvailableOperators'), $ops_before + 1,
+       'available_operators asked the simulator');
+
+    ($state, $out, $err) = sql_state($standby,
+        "SELECT count(*) > 0 FROM liveid.queue('" . DEMO_LIVE . "')");
+    is($state, '', 'queue: no error') or diag($err);
+    is($out, 't', 'queue: rows');
+
+    ($state, $out, $err) = sql_state($standby, 'SELECT count(*) FROM liveid.calls');
+    is($state, '', 'SELECT from liveid.calls: no error') or diag($err);
+    is($out, '1', 'liveid.calls: the row started on the primary');
+};
+
+subtest 'service_start on the standby: 25006, nothing sent' => sub {
+    my $push_before = sim_count($sim, 'pushAsyncCall');
+    my $api_before  = sim_api_count($sim);
+    my ($state, $out, $err) = sql_state($standby, service_start_sql(external_id => 'standby-2'));
+    is($state, '25006', 'service_start raises 25006 (read_only_sql_transaction)');
+    like($err, qr/read-only|recovery/i, 'the message says why');
+    unlike($err, qr/\Q${\ DEMO_KEY}\E/, 'the message holds no key');
+    # a later request to the same simulator is logged after anything the
+    # failed start could have sent
+    $sim->req('GET', '/sim/health');
+    is(sim_count($sim, 'pushAsyncCall'), $push_before, 'no pushAsyncCall reached the simulator');
+    is(sim_api_count($sim), $api_before, 'no API request at all reached the simulator');
+    is($standby->safe_psql('postgres', 'SELECT count(*) FROM liveid.calls'), '1',
+       'the standby ledger still has one row');
+};
+
+subtest 'async_request_info of a primary call on the standby' => sub {
+    # the customer opens the link: the service now says "waiting"
+    my $open = sim_post('/sim/open', { uId => $uid }, sim => $sim);
+    is($open->{status}, 200, 'the call is opened on the simulator');
+
+    my $info_before = sim_count($sim, 'getAsyncRequestInfo');
+    my ($state, $out, $err) = sql_state($standby,
+        "SELECT uid, status FROM liveid.async_request_info('$uid')");
+    is($state, '', 'async_request_info: no error on the standby') or diag($err);
+    is($out, "$uid|waiting", "async_request_info: the service's answer");
+    is(sim_count($sim, 'getAsyncRequestInfo'), $info_before + 1,
+       'async_request_info asked the simulator');
+    is($standby->safe_psql('postgres', "SELECT status FROM liveid.calls WHERE uid = '$uid'"),
+       'created', 'the standby ledger row is left as it was');
+    is($primary->safe_psql('postgres', "SELECT status FROM liveid.calls WHERE uid = '$uid'"),
+       'created', 'the primary ledger row too');
+
+    # on the primary the same call brings the ledger up to date, and the
+    # standby replays it: the row above could have changed
+    $primary->safe_psql('postgres', "SELECT count(*) FROM liveid.async_request_info('$uid')");
+    $primary->wait_for_catchup($standby, 'replay');
+    is($standby->safe_psql('postgres', "SELECT status FROM liveid.calls WHERE uid = '$uid'"),
+       'waiting', 'after async_request_info on the primary the standby row says waiting');
+};
+
+done_testing();
