@@ -11,6 +11,7 @@
 
 #include "postgres.h"
 
+#include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "datatype/timestamp.h"
 #include "utils/jsonb.h"
@@ -82,6 +83,91 @@ extern void liveid_json_set_context(const char *method, const char *path);
 extern const char *liveid_setting_or(const char *arg, const char *setting,
 									 const char *setting_name,
 									 const char *what);
+
+/*
+ * in value.c: what a SQL value becomes in a data field, its datatype and
+ * its text, the same whatever the session's settings (docs/payload.md).
+ */
+typedef enum LiveidValueKind
+{
+	VK_TEXT,					/* text, varchar, char: the string as stored */
+	VK_INT2,
+	VK_INT4,
+	VK_INT8,
+	VK_FLOAT4,
+	VK_FLOAT8,
+	VK_NUMERIC,
+	VK_BOOL,
+	VK_DATE,
+	VK_TIME,
+	VK_TIMETZ,
+	VK_TIMESTAMP,
+	VK_TIMESTAMPTZ,
+	VK_OUTPUT					/* anything else: its output function */
+} LiveidValueKind;
+
+/* which part of a date or timestamp a field shows */
+typedef enum LiveidTimeForm
+{
+	TF_DEFAULT,					/* the type's own form */
+	TF_DATE,					/* YYYY-MM-DD */
+	TF_MONTH,					/* YYYY-MM */
+	TF_TIME						/* HH:MM:SS[.fff] */
+} LiveidTimeForm;
+
+/* what a SQL type becomes in a field */
+typedef struct LiveidType
+{
+	LiveidValueKind kind;
+	const char *datatype;		/* the inferred datatype */
+	bool		guessed;		/* email or url from a name: values must fit */
+	Oid			typoutput;		/* output function, for VK_OUTPUT */
+} LiveidType;
+
+/* longest value text written into a fixed buffer: bigint, timestamps */
+#define LIVEID_VALUE_BUF_LEN 32
+
+/* how a value of typid (in a column colname, or NULL) is sent */
+extern void liveid_infer_type(Oid typid, const char *colname, LiveidType *type);
+extern LiveidTimeForm liveid_time_form(LiveidValueKind kind, const char *datatype);
+
+/*
+ * The text of a non-NULL value: points into the datum, into buf
+ * (LIVEID_VALUE_BUF_LEN bytes) or into palloc'd memory; not NUL-terminated.
+ * 22023 naming the field key for a value no field can show.
+ */
+extern const char *liveid_value_text(const LiveidType *type, LiveidTimeForm form,
+									 FmgrInfo *outfn, Datum d, char *buf,
+									 int *len, const char *key);
+/* true when a guessed email or url datatype suits a non-empty value */
+extern bool liveid_guess_fits(const char *datatype, const char *value, int len);
+
+/*
+ * in field.c: field objects being built as JsonbPair arrays, and jsonb's
+ * key order.
+ */
+
+/* A JsonbValue string (not copied). */
+static inline void
+liveid_set_string(JsonbValue *v, const char *s, int len)
+{
+	v->type = jbvString;
+	v->val.string.val = (char *) s;
+	v->val.string.len = len;
+}
+
+/* sets or replaces (a later value wins) one member; its value to fill in */
+extern JsonbValue *liveid_set_member(JsonbPair *pairs, int *n,
+									 const char *key, int keylen);
+extern int	liveid_pair_compare(const void *a, const void *b);	/* jsonb's order */
+/* an object JsonbValue of pairs, sorted in jsonb's key order */
+extern void liveid_set_object(JsonbValue *v, JsonbPair *pairs, int n);
+extern void liveid_push_value(JsonbParseState **state, const JsonbValue *v);
+extern Jsonb *liveid_pairs_to_jsonb(const JsonbPair *pairs, int n);
+/* adds an attributes object's members (in_row: row_to_data's messages) */
+extern void liveid_add_attributes(JsonbPair *pairs, int *n, JsonbContainer *attrs,
+								  const char *field, bool in_row);
+extern int	liveid_attribute_count(JsonbContainer *attrs);	/* 0 for NULL */
 
 /*
  * in rules.c: the field rules of liveid-api.md (ServiceStartJson and its
