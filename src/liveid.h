@@ -162,18 +162,16 @@ extern JsonbValue *liveid_set_member(JsonbPair *pairs, int *n,
 extern int	liveid_pair_compare(const void *a, const void *b);	/* jsonb's order */
 /* an object JsonbValue of pairs, sorted in jsonb's key order */
 extern void liveid_set_object(JsonbValue *v, JsonbPair *pairs, int n);
-extern void liveid_push_value(JsonbParseState **state, const JsonbValue *v);
-extern Jsonb *liveid_pairs_to_jsonb(const JsonbPair *pairs, int n);
-/* adds an attributes object's members (in_row: row_to_data's messages) */
+/* adds an attributes object's members, checked (in_row: for row_to_data) */
 extern void liveid_add_attributes(JsonbPair *pairs, int *n, JsonbContainer *attrs,
 								  const char *field, bool in_row);
 extern int	liveid_attribute_count(JsonbContainer *attrs);	/* 0 for NULL */
 
 /*
- * in rules.c: the field rules of liveid-api.md (ServiceStartJson and its
- * data fields), shared by every builder and by service_start.  Each raises
- * 22023 (22P02 for malformed text) naming the field, with the rule in DETAIL
- * and the fix in HINT.
+ * in rules.c: the rules of liveid-api.md for a data field and a
+ * ServiceStartJson, on C values; the builders check what they are about to
+ * write, once.  Each raises 22023 (22P02 for malformed text) naming the
+ * field, or the customer's argument or member, with the rule in DETAIL.
  */
 extern const char *const liveid_datatypes[];	/* NULL-terminated */
 extern bool liveid_is_datatype(const char *s);
@@ -182,14 +180,56 @@ extern bool liveid_is_email(const char *s);
 extern bool liveid_is_http_url(const char *s, bool https_only);
 extern bool liveid_is_jwt(const char *s);
 extern int	liveid_digits(const char *p, int n);	/* -1 unless all digits */
+/* a JSON number that is whole (2.00 is), of at most 18 digits */
+extern bool liveid_whole_number(const JsonbValue *v, int64 *n);
+
+/* the parts of a data field; key names the field in messages */
+extern void liveid_field_error(const char *key, const char *detail,
+							   const char *hint) pg_attribute_noreturn();
+extern void liveid_check_field_key(const char *key);
+extern void liveid_check_field_datatype(const char *key, const char *datatype);
+extern void liveid_check_field_display(const char *key, const char *display);
+/* a non-empty value must suit its datatype; value need not end in NUL */
+extern void liveid_check_field_value(const char *key, const char *datatype,
+									 const char *value, int len);
+/* an HTML attribute: a known name and a JSON value of its kind */
+extern void liveid_check_field_attribute(const char *key, const char *name,
+										 int namelen, const JsonbValue *v);
+
+/*
+ * the parts of a customer; member says whether the value is a
+ * ServiceStartJson's member (service_start) or liveid.customer()'s argument
+ */
+extern void liveid_check_customer_lang(const char *lang, bool member);
+extern void liveid_check_customer_email(const char *email, bool member);
+/* which: "name" or "surname" */
+extern void liveid_check_customer_name(const char *which, const char *name,
+									   bool member);
+extern void liveid_check_customer_priority(int64 level, bool member);
+/* the callback URL rule (https, a host, no credentials) */
+extern void liveid_check_callback_url(const char *url);
+
+/*
+ * in walk.c: what arrives as jsonb from a caller, walked once into the
+ * rules of rules.c.
+ */
 /* one data field object; key names it in messages */
 extern void liveid_check_data_field(const char *key, JsonbContainer *field);
 /* a whole data object: field key -> field object */
 extern void liveid_check_data(JsonbContainer *data);
-/* a whole ServiceStartJson, as liveid.customer builds it */
+/* a whole ServiceStartJson, as service_start gets it */
 extern void liveid_check_customer(JsonbContainer *customer);
-/* the callback URL rule (https, no credentials, loopback http allowed) */
-extern void liveid_check_callback_url(const char *url);
+
+/* gets each member of an attributes object once it passed the rules */
+typedef void (*LiveidMemberFn) (void *arg, const JsonbValue *name,
+								const JsonbValue *value);
+
+/*
+ * The attributes a builder got for field key (in_row: row_to_data's
+ * "attributes" option, else data_field's argument): HTML attributes only.
+ */
+extern void liveid_walk_attributes(const char *key, JsonbContainer *attrs,
+								   bool in_row, LiveidMemberFn fn, void *arg);
 
 /*
  * in ledger.c: the call ledger liveid.calls, written as its owner in the

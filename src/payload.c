@@ -12,8 +12,6 @@
  */
 #include "liveid.h"
 
-#include <ctype.h>
-
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
@@ -52,56 +50,23 @@ NullArgError(const char *arg, const char *hint)
 			 errhint("%s", hint)));
 }
 
-/* True when s is empty or only white space. */
-static bool
-IsBlank(const char *s)
-{
-	for (; *s; s++)
-		if (!isspace((unsigned char) *s))
-			return false;
-	return true;
-}
-
 /* ---------------------------------------------------------------------
  * liveid.data_field()
  * ---------------------------------------------------------------------
  */
 
-PG_FUNCTION_INFO_V1(liveid_data_field);
-
-/*
- * liveid.data_field(value, label, datatype, "order", display, attributes):
- * one data field, its datatype inferred from value's SQL type unless given.
- */
-Datum
-liveid_data_field(PG_FUNCTION_ARGS)
+/* data_field's cache for its call site: the value's type, inferred once. */
+static FieldCache *
+FieldCacheFor(FunctionCallInfo fcinfo)
 {
 	FieldCache *cache = (FieldCache *) fcinfo->flinfo->fn_extra;
 	Oid			typid = get_fn_expr_argtype(fcinfo->flinfo, 0);
-	JsonbContainer *attrs = NULL;
-	JsonbPair  *pairs;
-	int			n = 0;
-	char	   *label;
-	const char *key;
-	const char *datatype;
-	const char *value = "";
-	int			len = 0;
-	char		buf[LIVEID_VALUE_BUF_LEN];
-	Jsonb	   *result;
 
 	if (!OidIsValid(typid))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("could not determine the type of the value of a data field")));
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a data field needs a label"),
-				 errdetail("The label argument is NULL; the label is what the operator sees beside the value."),
-				 errhint("Pass label => '...', e.g. liveid.data_field(birth_date, label => 'Date of birth').")));
-	label = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	key = *label ? label : "(empty label)";
-
+	/* anyelement: the type is the same at each call of a call site */
 	if (cache == NULL || cache->typid != typid)
 	{
 		cache = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(FieldCache));
@@ -111,18 +76,78 @@ liveid_data_field(PG_FUNCTION_ARGS)
 			fmgr_info_cxt(cache->type.typoutput, &cache->outfn, fcinfo->flinfo->fn_mcxt);
 		fcinfo->flinfo->fn_extra = cache;
 	}
-	datatype = PG_ARGISNULL(2) ? cache->type.datatype : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	return cache;
+}
+
+/*
+ * data_field's datatype and value text, each checked once: a given
+ * datatype must be one of the nine and suit the value; an inferred one
+ * suits it by construction (a guessed email or url the value does not fit
+ * becomes text).
+ */
+static void
+FieldValue(FunctionCallInfo fcinfo, FieldCache *cache, const char *key,
+		   const char **datatype, const char **value, int *len, char *buf)
+{
+	bool		given = !PG_ARGISNULL(2);
+
+	*datatype = given ? text_to_cstring(PG_GETARG_TEXT_PP(2)) : cache->type.datatype;
+	*value = "";
+	*len = 0;
+	if (given)
+		liveid_check_field_datatype(key, *datatype);
 	if (!PG_ARGISNULL(0))
 	{
-		value = liveid_value_text(&cache->type,
-								  liveid_time_form(cache->type.kind, datatype),
-								  &cache->outfn, PG_GETARG_DATUM(0), buf, &len, key);
-		if (PG_ARGISNULL(2) && cache->type.guessed && len > 0 &&
-			!liveid_guess_fits(datatype, value, len))
-			datatype = "text";
+		*value = liveid_value_text(&cache->type,
+								   liveid_time_form(cache->type.kind, *datatype),
+								   &cache->outfn, PG_GETARG_DATUM(0),
+								   buf, len, key);
+		if (!given && cache->type.guessed && *len > 0 &&
+			!liveid_guess_fits(*datatype, *value, *len))
+			*datatype = "text";
 	}
-	if (!PG_ARGISNULL(5))
-		attrs = &PG_GETARG_JSONB_P(5)->root;
+	if (given)
+		liveid_check_field_value(key, *datatype, *value, *len);
+}
+
+PG_FUNCTION_INFO_V1(liveid_data_field);
+
+/*
+ * liveid.data_field(value, label, datatype, "order", display, attributes):
+ * one data field, its datatype inferred from value's SQL type unless given.
+ * Each argument is checked as it is written; the field is serialized once.
+ */
+Datum
+liveid_data_field(PG_FUNCTION_ARGS)
+{
+	FieldCache *cache = FieldCacheFor(fcinfo);
+	JsonbContainer *attrs = PG_ARGISNULL(5) ? NULL : &PG_GETARG_JSONB_P(5)->root;
+	char	   *label;
+	const char *key;
+	const char *datatype;
+	const char *value;
+	char	   *display = NULL;
+	int			len;
+	char		buf[LIVEID_VALUE_BUF_LEN];
+	JsonbPair  *pairs;
+	int			n = 0;
+	JsonbValue	field;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a data field needs a label"),
+				 errdetail("The label argument is NULL; the label is what the operator sees beside the value."),
+				 errhint("Pass label => '...', e.g. liveid.data_field(birth_date, label => 'Date of birth').")));
+	label = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	/* the field has no key yet: messages name it by its label */
+	key = *label ? label : "(empty label)";
+	FieldValue(fcinfo, cache, key, &datatype, &value, &len, buf);
+	if (!PG_ARGISNULL(4))
+	{
+		display = text_to_cstring(PG_GETARG_TEXT_PP(4));
+		liveid_check_field_display(key, display);
+	}
 
 	pairs = palloc(sizeof(JsonbPair) * (5 + liveid_attribute_count(attrs)));
 	liveid_set_string(liveid_set_member(pairs, &n, "datatype", 8), datatype, strlen(datatype));
@@ -135,18 +160,14 @@ liveid_data_field(PG_FUNCTION_ARGS)
 		v->type = jbvNumeric;
 		v->val.numeric = int64_to_numeric(PG_GETARG_INT32(3));
 	}
-	if (!PG_ARGISNULL(4))
-	{
-		char	   *display = text_to_cstring(PG_GETARG_TEXT_PP(4));
-
+	if (display)
 		liveid_set_string(liveid_set_member(pairs, &n, "display", 7), display, strlen(display));
-	}
+	/* the attributes are checked in the walk that adds them */
 	if (attrs)
 		liveid_add_attributes(pairs, &n, attrs, key, false);
 
-	result = liveid_pairs_to_jsonb(pairs, n);
-	liveid_check_data_field(key, &result->root);
-	PG_RETURN_JSONB_P(result);
+	liveid_set_object(&field, pairs, n);
+	PG_RETURN_JSONB_P(JsonbValueToJsonb(&field));
 }
 
 /* ---------------------------------------------------------------------
@@ -271,7 +292,8 @@ liveid_data_agg_finalfn(PG_FUNCTION_ARGS)
 		v.val.binary.data = &items[i].field->root;
 		v.val.binary.len = VARSIZE(items[i].field) - VARHDRSZ;
 		pushJsonbValue(&ps, WJB_KEY, &items[i].key);
-		liveid_push_value(&ps, &v);
+		/* a binary container: pushJsonbValue copies its contents in */
+		pushJsonbValue(&ps, WJB_VALUE, &v);
 	}
 	res = pushJsonbValue(&ps, WJB_END_OBJECT, NULL);
 	PG_RETURN_JSONB_P(JsonbValueToJsonb(res));
@@ -282,28 +304,71 @@ liveid_data_agg_finalfn(PG_FUNCTION_ARGS)
  * ---------------------------------------------------------------------
  */
 
-/* Pushes an object key. */
-static void
-PushKey(JsonbParseState **st, const char *key)
+/* liveid.customer()'s arguments, once checked */
+typedef struct CustomerArgs
 {
-	JsonbValue	k;
+	char	   *text[4];		/* lang, email, name, surname */
+	Jsonb	   *data;			/* or NULL: no fields */
+	char	   *callback_url;	/* or NULL */
+	Jsonb	   *callback_params;	/* or NULL */
+	bool		has_priority;
+	int32		priority;
+} CustomerArgs;
 
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	pushJsonbValue(st, WJB_KEY, &k);
+/* Reads liveid.customer()'s arguments, checking each by its rule once. */
+static void
+ReadCustomerArgs(FunctionCallInfo fcinfo, CustomerArgs *a)
+{
+	static const char *const required[] = {"lang", "email", "name", "surname"};
+
+	for (int i = 0; i < lengthof(required); i++)
+	{
+		if (PG_ARGISNULL(i))
+			NullArgError(required[i],
+						 "A customer needs a language, an e-mail address, a name and a surname.");
+		a->text[i] = text_to_cstring(PG_GETARG_TEXT_PP(i));
+	}
+	liveid_check_customer_lang(a->text[0], false);
+	liveid_check_customer_email(a->text[1], false);
+	liveid_check_customer_name("name", a->text[2], false);
+	liveid_check_customer_name("surname", a->text[3], false);
+
+	/* a NULL data (data_agg over no rows) is no data fields */
+	a->data = PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4);
+	/* the caller's fields are the one part that arrives as jsonb: walk it */
+	if (a->data)
+		liveid_check_data(&a->data->root);
+	a->callback_url = PG_ARGISNULL(5) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(5));
+	if (a->callback_url)
+		liveid_check_callback_url(a->callback_url);
+	a->callback_params = PG_ARGISNULL(6) ? NULL : PG_GETARG_JSONB_P(6);
+	if (a->callback_params)
+	{
+		if (a->callback_url == NULL)
+			ArgError("callback_params",
+					 "The callback parameters travel with the server callback, so they need callback_url.",
+					 "Pass callback_url too.");
+		if (!JB_ROOT_IS_OBJECT(a->callback_params))
+			ArgError("callback_params", "It must be a JSON object.",
+					 "Pass an object such as '{\"ref\": \"A-12\"}'; LiveID+ posts it back as otherParams.");
+	}
+	a->has_priority = !PG_ARGISNULL(7);
+	a->priority = a->has_priority ? PG_GETARG_INT32(7) : 0;
+	if (a->has_priority)
+		liveid_check_customer_priority(a->priority, false);
 }
 
-/* Pushes a key and its string value. */
+/* Pushes a key and, unless NULL, its string value. */
 static void
 PushString(JsonbParseState **st, const char *key, const char *value)
 {
 	JsonbValue	v;
 
-	PushKey(st, key);
-	v.type = jbvString;
-	v.val.string.val = (char *) value;
-	v.val.string.len = strlen(value);
+	liveid_set_string(&v, key, strlen(key));
+	pushJsonbValue(st, WJB_KEY, &v);
+	if (value == NULL)
+		return;
+	liveid_set_string(&v, value, strlen(value));
 	pushJsonbValue(st, WJB_VALUE, &v);
 }
 
@@ -316,101 +381,64 @@ PushJsonb(JsonbParseState **st, Jsonb *jb)
 	v.type = jbvBinary;
 	v.val.binary.data = &jb->root;
 	v.val.binary.len = VARSIZE(jb) - VARHDRSZ;
+	/* pushJsonbValue copies a binary container's contents in */
 	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+/* The ServiceStartJson of checked arguments. */
+static Jsonb *
+BuildCustomer(const CustomerArgs *a)
+{
+	static const char *const members[] = {"lang", "liveid_email", "liveid_name", "liveid_surname"};
+	JsonbParseState *st = NULL;
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	for (int i = 0; i < lengthof(members); i++)
+		PushString(&st, members[i], a->text[i]);
+	PushString(&st, "data", NULL);
+	if (a->data)
+		PushJsonb(&st, a->data);
+	else
+	{
+		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+		pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	}
+	if (a->callback_url)
+	{
+		PushString(&st, "liveid_servercallback", NULL);
+		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+		PushString(&st, "url", a->callback_url);
+		if (a->callback_params)
+		{
+			PushString(&st, "otherParams", NULL);
+			PushJsonb(&st, a->callback_params);
+		}
+		pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	}
+	if (a->has_priority)
+	{
+		JsonbValue	n;
+
+		PushString(&st, "liveid_priorityQueueLevel", NULL);
+		n.type = jbvNumeric;
+		n.val.numeric = int64_to_numeric(a->priority);
+		pushJsonbValue(&st, WJB_VALUE, &n);
+	}
+	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
 }
 
 PG_FUNCTION_INFO_V1(liveid_customer);
 
 /*
  * liveid.customer(lang, email, name, surname, data, callback_url,
- * callback_params, priority): a validated ServiceStartJson.
+ * callback_params, priority): a ServiceStartJson that passes the rules
+ * service_start applies, each of them run once, on the arguments.
  */
 Datum
 liveid_customer(PG_FUNCTION_ARGS)
 {
-	static const char *const required[] = {"lang", "email", "name", "surname"};
-	char	   *v[lengthof(required)];
-	Jsonb	   *data = PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4);
-	char	   *callback_url = PG_ARGISNULL(5) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(5));
-	Jsonb	   *callback_params = PG_ARGISNULL(6) ? NULL : PG_GETARG_JSONB_P(6);
-	JsonbParseState *st = NULL;
-	JsonbValue *res;
-	Jsonb	   *result;
+	CustomerArgs args;
 
-	for (int i = 0; i < lengthof(required); i++)
-	{
-		if (PG_ARGISNULL(i))
-			NullArgError(required[i],
-						 "A customer needs a language, an e-mail address, a name and a surname.");
-		v[i] = text_to_cstring(PG_GETARG_TEXT_PP(i));
-	}
-	if (strlen(v[0]) != 2 || v[0][0] < 'a' || v[0][0] > 'z' || v[0][1] < 'a' || v[0][1] > 'z')
-		ArgError("lang",
-				 psprintf("\"%s\" is not a language code of two lowercase letters.", v[0]),
-				 "Pass an ISO 639-1 code such as 'it' or 'en'; liveid.available_languages() lists those the operators speak.");
-	if (!liveid_is_email(v[1]))
-		ArgError("email", psprintf("\"%s\" is not an e-mail address.", v[1]), NULL);
-	for (int i = 2; i < 4; i++)
-		if (IsBlank(v[i]))
-			ArgError(required[i], "It must not be empty.", NULL);
-	/* a NULL data (data_agg over no rows) is no data fields */
-	if (data)
-		liveid_check_data(&data->root);
-	if (callback_url)
-		liveid_check_callback_url(callback_url);
-	if (callback_params)
-	{
-		if (callback_url == NULL)
-			ArgError("callback_params",
-					 "The callback parameters travel with the server callback, so they need callback_url.",
-					 "Pass callback_url too.");
-		if (!JB_ROOT_IS_OBJECT(callback_params))
-			ArgError("callback_params", "It must be a JSON object.",
-					 "Pass an object such as '{\"ref\": \"A-12\"}'; LiveID+ posts it back as otherParams.");
-	}
-	if (!PG_ARGISNULL(7) && (PG_GETARG_INT32(7) < 0 || PG_GETARG_INT32(7) > 10))
-		ArgError("priority", psprintf("%d is not from 0 to 10.", PG_GETARG_INT32(7)),
-				 "Pass a queue priority level from 0 to 10.");
-
-	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	PushString(&st, "lang", v[0]);
-	PushString(&st, "liveid_email", v[1]);
-	PushString(&st, "liveid_name", v[2]);
-	PushString(&st, "liveid_surname", v[3]);
-	PushKey(&st, "data");
-	if (data)
-		PushJsonb(&st, data);
-	else
-	{
-		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-		pushJsonbValue(&st, WJB_END_OBJECT, NULL);
-	}
-	if (callback_url)
-	{
-		PushKey(&st, "liveid_servercallback");
-		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-		PushString(&st, "url", callback_url);
-		if (callback_params)
-		{
-			PushKey(&st, "otherParams");
-			PushJsonb(&st, callback_params);
-		}
-		pushJsonbValue(&st, WJB_END_OBJECT, NULL);
-	}
-	if (!PG_ARGISNULL(7))
-	{
-		JsonbValue	n;
-
-		PushKey(&st, "liveid_priorityQueueLevel");
-		n.type = jbvNumeric;
-		n.val.numeric = DatumGetNumeric(DirectFunctionCall1(int4_numeric,
-															PG_GETARG_DATUM(7)));
-		pushJsonbValue(&st, WJB_VALUE, &n);
-	}
-	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
-	result = JsonbValueToJsonb(res);
-
-	/* the same rules service_start applies */
-	liveid_check_customer(&result->root);
-	PG_RETURN_JSONB_P(result);
+	ReadCustomerArgs(fcinfo, &args);
+	PG_RETURN_JSONB_P(BuildCustomer(&args));
 }

@@ -215,90 +215,82 @@ ColumnMap(const char *option, const JsonbValue *v, const char *example)
 	return v->val.binary.data;
 }
 
-/* Reads options (see ROW_OPTIONS) into the column specs. */
-static void
-ReadOptions(Jsonb *options, TupleDesc tupdesc, ColumnSpec *spec)
+/* the column-list options, and the flag of ColumnSpec each sets */
+static const struct
 {
+	const char *name;
+	size_t		offset;
+}			column_lists[] =
+{
+	{"exclude", offsetof(ColumnSpec, exclude)},
+	{"hidden", offsetof(ColumnSpec, hidden)},
+	{"operator_only", offsetof(ColumnSpec, operator_only)},
+	{"readonly", offsetof(ColumnSpec, readonly)},
+};
+
+/* indexes into column_lists */
+enum
+{
+	LIST_EXCLUDE, LIST_HIDDEN, LIST_OPERATOR_ONLY, LIST_READONLY
+};
+
+/*
+ * Reads an option that maps column names to something (datatypes: a
+ * datatype string; attributes: an object of HTML attributes) into the
+ * column specs.  What the values say is checked once they are written.
+ */
+static void
+ReadColumnMap(const char *option, const JsonbValue *v, TupleDesc tupdesc,
+			  ColumnSpec *spec)
+{
+	bool		datatypes = strcmp(option, "datatypes") == 0;
 	JsonbIterator *it;
 	JsonbValue	k,
-				v,
-				e;
+				m;
 	JsonbIteratorToken tok;
-	bool		exclude_all = false,
-				hidden_all = false,
-				operator_all = false,
-				readonly_all = false;
 
-	if (!JB_ROOT_IS_OBJECT(options))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid options"),
-				 errdetail("options must be a JSON object with the keys " ROW_OPTIONS "."),
-				 errhint("Pass e.g. options => '{\"hidden\": [\"id\"], \"readonly\": true}'.")));
-	it = JsonbIteratorInit(&options->root);
+	it = JsonbIteratorInit(ColumnMap(option, v, datatypes ? "{\"expiry\": \"month\"}" :
+									 "{\"fiscal_code\": {\"maxlength\": 16}}"));
 	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
 	{
-		char	   *name;
+		int			i;
 
 		if (tok != WJB_KEY)
 			continue;
-		name = pnstrdup(k.val.string.val, k.val.string.len);
-		tok = JsonbIteratorNext(&it, &v, true);
-		if (strcmp(name, "exclude") == 0)
-			exclude_all = ReadColumnList(name, &v, tupdesc, spec, offsetof(ColumnSpec, exclude));
-		else if (strcmp(name, "hidden") == 0)
-			hidden_all = ReadColumnList(name, &v, tupdesc, spec, offsetof(ColumnSpec, hidden));
-		else if (strcmp(name, "operator_only") == 0)
-			operator_all = ReadColumnList(name, &v, tupdesc, spec, offsetof(ColumnSpec, operator_only));
-		else if (strcmp(name, "readonly") == 0)
-			readonly_all = ReadColumnList(name, &v, tupdesc, spec, offsetof(ColumnSpec, readonly));
-		else if (strcmp(name, "datatypes") == 0 || strcmp(name, "attributes") == 0)
+		i = NamedColumn(tupdesc, &k, psprintf("option \"%s\"", option));
+		tok = JsonbIteratorNext(&it, &m, true);
+		if (datatypes)
 		{
-			bool		datatypes = name[0] == 'd';
-			JsonbIterator *mit = JsonbIteratorInit(ColumnMap(name, &v, datatypes ?
-															 "{\"expiry\": \"month\"}" :
-															 "{\"fiscal_code\": {\"maxlength\": 16}}"));
-
-			while ((tok = JsonbIteratorNext(&mit, &e, true)) != WJB_DONE)
-			{
-				JsonbValue	m;
-				int			i;
-
-				if (tok != WJB_KEY)
-					continue;
-				i = NamedColumn(tupdesc, &e, psprintf("option \"%s\"", name));
-				tok = JsonbIteratorNext(&mit, &m, true);
-				if (datatypes)
-				{
-					if (m.type != jbvString)
-						ereport(ERROR,
-								(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-								 errmsg("invalid datatype for column \"%s\"", NameStr(TupleDescAttr(tupdesc, i)->attname)),
-								 errdetail("A datatype is a JSON string: one of text, date, email, number, tel, checkbox, month, time, url."),
-								 errhint("Pass e.g. options => '{\"datatypes\": {\"expiry\": \"month\"}}'.")));
-					spec[i].datatype = pnstrdup(m.val.string.val, m.val.string.len);
-				}
-				else
-				{
-					if (m.type != jbvBinary || !JsonContainerIsObject(m.val.binary.data))
-						ereport(ERROR,
-								(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-								 errmsg("invalid attributes for data field \"%s\"", NameStr(TupleDescAttr(tupdesc, i)->attname)),
-								 errdetail("The attributes of a field are a JSON object of HTML attributes."),
-								 errhint("Pass e.g. options => '{\"attributes\": {\"fiscal_code\": {\"maxlength\": 16}}}'.")));
-					spec[i].attributes = m.val.binary.data;
-				}
-			}
+			if (m.type != jbvString)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid datatype for column \"%s\"", NameStr(TupleDescAttr(tupdesc, i)->attname)),
+						 errdetail("A datatype is a JSON string: one of text, date, email, number, tel, checkbox, month, time, url."),
+						 errhint("Pass e.g. options => '{\"datatypes\": {\"expiry\": \"month\"}}'.")));
+			spec[i].datatype = pnstrdup(m.val.string.val, m.val.string.len);
 		}
 		else
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown option \"%s\"", name),
-					 errdetail("The options of liveid.row_to_data are " ROW_OPTIONS "."),
-					 errhint("Check the spelling; option names are lower case.")));
+		{
+			if (m.type != jbvBinary || !JsonContainerIsObject(m.val.binary.data))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid attributes for data field \"%s\"", NameStr(TupleDescAttr(tupdesc, i)->attname)),
+						 errdetail("The attributes of a field are a JSON object of HTML attributes."),
+						 errhint("Pass e.g. options => '{\"attributes\": {\"fiscal_code\": {\"maxlength\": 16}}}'.")));
+			/* points into the plan's copy of options, which lives as long */
+			spec[i].attributes = m.val.binary.data;
+		}
 	}
+}
 
-	if (hidden_all && operator_all)
+/*
+ * Applies the column lists given as true (all[i]) to every column, and
+ * refuses a column both hidden and operator_only.
+ */
+static void
+ResolveColumnLists(TupleDesc tupdesc, ColumnSpec *spec, const bool *all)
+{
+	if (all[LIST_HIDDEN] && all[LIST_OPERATOR_ONLY])
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("options \"hidden\" and \"operator_only\" are both true"),
@@ -315,11 +307,54 @@ ReadOptions(Jsonb *options, TupleDesc tupdesc, ColumnSpec *spec)
 					 errdetail("A field has one display: \"none\" (hidden) or \"operator\" (operator_only)."),
 					 errhint("Name the column in only one of the two options.")));
 		/* a column named in one list wins over "true" in the other */
-		s->hidden |= hidden_all && !s->operator_only;
-		s->operator_only |= operator_all && !s->hidden;
-		s->exclude |= exclude_all;
-		s->readonly |= readonly_all;
+		s->hidden |= all[LIST_HIDDEN] && !s->operator_only;
+		s->operator_only |= all[LIST_OPERATOR_ONLY] && !s->hidden;
+		s->exclude |= all[LIST_EXCLUDE];
+		s->readonly |= all[LIST_READONLY];
 	}
+}
+
+/* Reads options (see ROW_OPTIONS) into the column specs. */
+static void
+ReadOptions(Jsonb *options, TupleDesc tupdesc, ColumnSpec *spec)
+{
+	JsonbIterator *it;
+	JsonbValue	k,
+				v;
+	JsonbIteratorToken tok;
+	bool		all[lengthof(column_lists)] = {0};
+
+	if (!JB_ROOT_IS_OBJECT(options))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid options"),
+				 errdetail("options must be a JSON object with the keys " ROW_OPTIONS "."),
+				 errhint("Pass e.g. options => '{\"hidden\": [\"id\"], \"readonly\": true}'.")));
+	it = JsonbIteratorInit(&options->root);
+	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+	{
+		char	   *name;
+		int			l;
+
+		if (tok != WJB_KEY)
+			continue;
+		name = pnstrdup(k.val.string.val, k.val.string.len);
+		tok = JsonbIteratorNext(&it, &v, true);
+		for (l = 0; l < lengthof(column_lists); l++)
+			if (strcmp(name, column_lists[l].name) == 0)
+				break;
+		if (l < lengthof(column_lists))
+			all[l] = ReadColumnList(name, &v, tupdesc, spec, column_lists[l].offset);
+		else if (strcmp(name, "datatypes") == 0 || strcmp(name, "attributes") == 0)
+			ReadColumnMap(name, &v, tupdesc, spec);
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown option \"%s\"", name),
+					 errdetail("The options of liveid.row_to_data are " ROW_OPTIONS "."),
+					 errhint("Check the spelling; option names are lower case.")));
+	}
+	ResolveColumnLists(tupdesc, spec, all);
 }
 
 /* A column's name made readable: birth_date -> "Birth date". */
@@ -398,6 +433,94 @@ JsonbArg(FunctionCallInfo fcinfo, int argno)
 }
 
 /*
+ * What the labels and options say about each column of td, with each
+ * column's position among the non-dropped ones.
+ */
+static ColumnSpec *
+ReadColumnSpecs(TupleDesc td, Jsonb *labels, Jsonb *options)
+{
+	ColumnSpec *spec = palloc0(sizeof(ColumnSpec) * Max(td->natts, 1));
+	int			position = 0;
+
+	for (int i = 0; i < td->natts; i++)
+	{
+		spec[i].dropped = TupleDescAttr(td, i)->attisdropped;
+		spec[i].order = spec[i].dropped ? 0 : ++position;
+	}
+	if (labels)
+		ReadLabels(labels, td, spec);
+	if (options)
+		ReadOptions(options, td, spec);
+	return spec;
+}
+
+/* The pair among a field's sorted pairs whose key is key[0..len), or NULL. */
+static JsonbValue *
+FindMember(JsonbPair *pairs, int n, const char *key, int len)
+{
+	for (int m = 0; m < n; m++)
+		if (pairs[m].key.val.string.len == len &&
+			memcmp(pairs[m].key.val.string.val, key, len) == 0)
+			return &pairs[m].value;
+	return NULL;
+}
+
+/*
+ * Plans one column's field as *field: every member but the value, each
+ * checked once here as it is written (a given datatype, the attributes);
+ * the rest is ours and follows the rules by construction.
+ */
+static void
+PlanField(PlanColumn *c, Form_pg_attribute att, const ColumnSpec *s, Oid relid,
+		  MemoryContext cxt, JsonbValue *field)
+{
+	const char *label = s->label;
+	JsonbPair  *pairs;
+	JsonbValue *v;
+	int			n = 0;
+
+	c->name = NameStr(att->attname);
+	liveid_infer_type(att->atttypid, c->name, &c->type);
+	if (c->type.kind == VK_OUTPUT)
+		fmgr_info_cxt(c->type.typoutput, &c->outfn, cxt);
+	c->datatype = s->datatype ? s->datatype : c->type.datatype;
+	/* a given datatype is checked now, and against each row's value */
+	c->check = s->datatype != NULL;
+	if (c->check)
+		liveid_check_field_datatype(c->name, c->datatype);
+	c->form = liveid_time_form(c->type.kind, c->datatype);
+	if (label == NULL && OidIsValid(relid))
+		label = GetComment(relid, RelationRelationId, att->attnum);
+	if (label == NULL)
+		label = ReadableName(c->name);
+
+	pairs = palloc(sizeof(JsonbPair) * (6 + liveid_attribute_count(s->attributes)));
+	liveid_set_string(liveid_set_member(pairs, &n, "datatype", 8), c->datatype, strlen(c->datatype));
+	liveid_set_string(liveid_set_member(pairs, &n, "label", 5), label, strlen(label));
+	liveid_set_string(liveid_set_member(pairs, &n, "value", 5), "", 0);
+	v = liveid_set_member(pairs, &n, "order", 5);
+	v->type = jbvNumeric;
+	v->val.numeric = int64_to_numeric(s->order);
+	if (s->hidden || s->operator_only)
+		liveid_set_string(liveid_set_member(pairs, &n, "display", 7),
+						  s->hidden ? "none" : "operator", s->hidden ? 4 : 8);
+	if (s->readonly)
+	{
+		v = liveid_set_member(pairs, &n, "readonly", 8);
+		v->type = jbvBool;
+		v->val.boolean = true;
+	}
+	/* last, so that they win over readonly; checked in the walk that adds them */
+	if (s->attributes)
+		liveid_add_attributes(pairs, &n, s->attributes, c->name, true);
+
+	liveid_set_object(field, pairs, n);
+	/* the members moved while sorting: find the two set per row */
+	c->datatype_v = FindMember(pairs, n, "datatype", 8);
+	c->value_v = FindMember(pairs, n, "value", 5);
+}
+
+/*
  * Works out the plan of a row type and of the labels and options: the
  * data object's tree with every field's members but the values.
  */
@@ -412,7 +535,6 @@ MakeRowPlan(MemoryContext parent, Oid typid, int32 typmod, Jsonb *labels, Jsonb 
 	Oid			relid = typid == RECORDOID ? InvalidOid : get_typ_typrelid(typid);
 	ColumnSpec *spec;
 	JsonbPair  *fields;
-	int			position = 0;
 
 	plan->cxt = cxt;
 	plan->typid = typid;
@@ -427,75 +549,21 @@ MakeRowPlan(MemoryContext parent, Oid typid, int32 typmod, Jsonb *labels, Jsonb 
 	plan->nulls = palloc(sizeof(bool) * Max(td->natts, 1));
 	plan->columns = palloc0(sizeof(PlanColumn) * Max(td->natts, 1));
 
-	spec = palloc0(sizeof(ColumnSpec) * Max(td->natts, 1));
-	for (int i = 0; i < td->natts; i++)
-	{
-		spec[i].dropped = TupleDescAttr(td, i)->attisdropped;
-		spec[i].order = spec[i].dropped ? 0 : ++position;
-	}
-	if (labels)
-		ReadLabels(labels, td, spec);
-	if (options)
-		ReadOptions(options, td, spec);
-
+	/*
+	 * Read the plan's own copies: the tree points into them (attributes),
+	 * and the arguments may be gone by the next row that reuses the plan.
+	 */
+	spec = ReadColumnSpecs(td, plan->labels, plan->options);
 	fields = palloc(sizeof(JsonbPair) * Max(td->natts, 1));
 	for (int i = 0; i < td->natts; i++)
 	{
-		Form_pg_attribute att = TupleDescAttr(td, i);
 		PlanColumn *c = &plan->columns[plan->ncolumns];
-		ColumnSpec *s = &spec[i];
-		JsonbPair  *pairs;
-		JsonbValue *v;
-		int			n = 0;
-		const char *label = s->label;
 
-		if (s->dropped || s->exclude)
+		if (spec[i].dropped || spec[i].exclude)
 			continue;
 		c->attno = i;
-		c->name = NameStr(att->attname);
-		liveid_infer_type(att->atttypid, c->name, &c->type);
-		if (c->type.kind == VK_OUTPUT)
-			fmgr_info_cxt(c->type.typoutput, &c->outfn, cxt);
-		c->datatype = s->datatype ? s->datatype : c->type.datatype;
-		c->check = s->datatype != NULL;
-		c->form = liveid_time_form(c->type.kind, c->datatype);
-		if (label == NULL && OidIsValid(relid))
-			label = GetComment(relid, RelationRelationId, att->attnum);
-		if (label == NULL)
-			label = ReadableName(c->name);
-
-		pairs = palloc(sizeof(JsonbPair) * (6 + liveid_attribute_count(s->attributes)));
-		c->datatype_v = liveid_set_member(pairs, &n, "datatype", 8);
-		liveid_set_string(c->datatype_v, c->datatype, strlen(c->datatype));
-		liveid_set_string(liveid_set_member(pairs, &n, "label", 5), label, strlen(label));
-		liveid_set_string(liveid_set_member(pairs, &n, "value", 5), "", 0);
-		v = liveid_set_member(pairs, &n, "order", 5);
-		v->type = jbvNumeric;
-		v->val.numeric = int64_to_numeric(s->order);
-		if (s->hidden || s->operator_only)
-			liveid_set_string(liveid_set_member(pairs, &n, "display", 7),
-					  s->hidden ? "none" : "operator", s->hidden ? 4 : 8);
-		if (s->readonly)
-		{
-			v = liveid_set_member(pairs, &n, "readonly", 8);
-			v->type = jbvBool;
-			v->val.boolean = true;
-		}
-		if (s->attributes)
-			liveid_add_attributes(pairs, &n, s->attributes, c->name, true);
-		/* what the caller supplied follows the rules (with an empty value) */
-		if (labels || options)
-			liveid_check_data_field(c->name, &liveid_pairs_to_jsonb(pairs, n)->root);
-
-		liveid_set_object(&fields[plan->ncolumns].value, pairs, n);
-		/* the members moved while sorting: find the two set per row */
-		for (int m = 0; m < n; m++)
-		{
-			if (pairs[m].key.val.string.len == 8 && memcmp(pairs[m].key.val.string.val, "datatype", 8) == 0)
-				c->datatype_v = &pairs[m].value;
-			else if (pairs[m].key.val.string.len == 5 && memcmp(pairs[m].key.val.string.val, "value", 5) == 0)
-				c->value_v = &pairs[m].value;
-		}
+		PlanField(c, TupleDescAttr(td, i), &spec[i], relid, cxt,
+				  &fields[plan->ncolumns].value);
 		liveid_set_string(&fields[plan->ncolumns].key, c->name, strlen(c->name));
 		fields[plan->ncolumns].order = plan->ncolumns;
 		plan->ncolumns++;
@@ -504,21 +572,6 @@ MakeRowPlan(MemoryContext parent, Oid typid, int32 typmod, Jsonb *labels, Jsonb 
 	CheckUniqueKeys(fields, plan->ncolumns);
 	MemoryContextSwitchTo(old);
 	return plan;
-}
-
-/* Checks a field whose datatype the caller gave, with this row's value. */
-static void
-CheckGivenDatatype(const PlanColumn *c)
-{
-	JsonbPair	pairs[3];
-
-	liveid_set_string(&pairs[0].key, "datatype", 8);
-	pairs[0].value = *c->datatype_v;
-	liveid_set_string(&pairs[1].key, "label", 5);
-	liveid_set_string(&pairs[1].value, "", 0);
-	liveid_set_string(&pairs[2].key, "value", 5);
-	pairs[2].value = *c->value_v;
-	liveid_check_data_field(c->name, &liveid_pairs_to_jsonb(pairs, 3)->root);
 }
 
 PG_FUNCTION_INFO_V1(liveid_row_to_data);
@@ -581,8 +634,9 @@ liveid_row_to_data(PG_FUNCTION_ARGS)
 		}
 		liveid_set_string(c->value_v, value, len);
 		liveid_set_string(c->datatype_v, datatype, strlen(datatype));
+		/* only a given datatype can disagree with a value */
 		if (c->check)
-			CheckGivenDatatype(c);
+			liveid_check_field_value(c->name, datatype, value, len);
 	}
 	PG_RETURN_JSONB_P(JsonbValueToJsonb(&plan->data));
 }

@@ -90,74 +90,57 @@ DomainNameDatatype(Oid typid)
 	return guess;
 }
 
+/* the base types written without their output function, and their datatype */
+static const struct
+{
+	Oid			typid;
+	LiveidValueKind kind;
+	const char *datatype;
+}			known_types[] =
+{
+	{TEXTOID, VK_TEXT, "text"},
+	{VARCHAROID, VK_TEXT, "text"},
+	{BPCHAROID, VK_TEXT, "text"},
+	{INT2OID, VK_INT2, "number"},
+	{INT4OID, VK_INT4, "number"},
+	{INT8OID, VK_INT8, "number"},
+	{FLOAT4OID, VK_FLOAT4, "number"},
+	{FLOAT8OID, VK_FLOAT8, "number"},
+	{NUMERICOID, VK_NUMERIC, "number"},
+	{BOOLOID, VK_BOOL, "checkbox"},
+	{DATEOID, VK_DATE, "date"},
+	{TIMEOID, VK_TIME, "time"},
+	{TIMETZOID, VK_TIMETZ, "time"},
+	/* a form has no datetime input: timestamps are text in ISO 8601 */
+	{TIMESTAMPOID, VK_TIMESTAMP, "text"},
+	{TIMESTAMPTZOID, VK_TIMESTAMPTZ, "text"},
+};
+
 /* Works out how a value of typid (in a column colname, or NULL) is sent. */
 void
 liveid_infer_type(Oid typid, const char *colname, LiveidType *ti)
 {
 	Oid			base = getBaseType(typid);
 	bool		isvarlena;
+	int			i;
 
+	for (i = 0; i < lengthof(known_types); i++)
+		if (known_types[i].typid == base)
+			break;
 	ti->guessed = false;
 	ti->typoutput = InvalidOid;
-	ti->datatype = "text";
-	switch (base)
+	if (i < lengthof(known_types))
 	{
-		case TEXTOID:
-		case VARCHAROID:
-		case BPCHAROID:
-			ti->kind = VK_TEXT;
-			break;
-		case INT2OID:
-			ti->kind = VK_INT2;
-			ti->datatype = "number";
-			break;
-		case INT4OID:
-			ti->kind = VK_INT4;
-			ti->datatype = "number";
-			break;
-		case INT8OID:
-			ti->kind = VK_INT8;
-			ti->datatype = "number";
-			break;
-		case FLOAT4OID:
-			ti->kind = VK_FLOAT4;
-			ti->datatype = "number";
-			break;
-		case FLOAT8OID:
-			ti->kind = VK_FLOAT8;
-			ti->datatype = "number";
-			break;
-		case NUMERICOID:
-			ti->kind = VK_NUMERIC;
-			ti->datatype = "number";
-			break;
-		case BOOLOID:
-			ti->kind = VK_BOOL;
-			ti->datatype = "checkbox";
-			break;
-		case DATEOID:
-			ti->kind = VK_DATE;
-			ti->datatype = "date";
-			break;
-		case TIMEOID:
-			ti->kind = VK_TIME;
-			ti->datatype = "time";
-			break;
-		case TIMETZOID:
-			ti->kind = VK_TIMETZ;
-			ti->datatype = "time";
-			break;
-		case TIMESTAMPOID:
-			ti->kind = VK_TIMESTAMP;
-			break;
-		case TIMESTAMPTZOID:
-			ti->kind = VK_TIMESTAMPTZ;
-			break;
-		default:
-			ti->kind = VK_OUTPUT;
-			getTypeOutputInfo(base, &ti->typoutput, &isvarlena);
-			break;
+		ti->kind = known_types[i].kind;
+		ti->datatype = known_types[i].datatype;
 	}
+	else
+	{
+		ti->kind = VK_OUTPUT;
+		ti->datatype = "text";
+		getTypeOutputInfo(base, &ti->typoutput, &isvarlena);
+	}
+	/* only text-like values can be e-mail addresses, URLs or phone numbers */
 	if (TypeCategory(base) == TYPCATEGORY_STRING)
 	{
 		const char *guess = DomainNameDatatype(typid);
@@ -167,6 +150,7 @@ liveid_infer_type(Oid typid, const char *colname, LiveidType *ti)
 		if (guess != NULL)
 		{
 			ti->datatype = guess;
+			/* tel has no form a value must have, so nothing to fall back from */
 			ti->guessed = strcmp(guess, "tel") != 0;
 		}
 	}
@@ -297,45 +281,23 @@ TimestampText(Timestamp ts, bool utc, LiveidTimeForm form, char *buf, const char
 	return (int) (p - buf);
 }
 
-/* A real or double as plain decimal (no exponent); its length in *len. */
+/*
+ * Shortest digits with an exponent ("-1.5e-07") written without it
+ * ("-0.00000015"); *len is the length.  float8out's digits, our form.
+ */
 static char *
-FloatText(double v, bool is_float4, const char *key, int *len)
+WithoutExponent(char *digits, char *e, int *len)
 {
-	char		digits[DOUBLE_SHORTEST_DECIMAL_LEN + 1];
 	char		mantissa[DOUBLE_SHORTEST_DECIMAL_LEN];
-	char	   *e,
-			   *out,
-			   *o;
 	int			n = 0,
 				point = -1,
-				exp;
-	bool		neg;
+				exp = atoi(e + 1);
+	bool		neg = digits[0] == '-';
+	char	   *out,
+			   *o;
 
-	if (isnan(v) || isinf(v))
-		ValueError(key,
-				   psprintf("%s is not a number a form field can show.",
-							isnan(v) ? "NaN" : (v > 0 ? "Infinity" : "-Infinity")),
-				   "Pass NULL (sent as an empty value) or a finite number.");
-	if (v == 0)
-	{
-		*len = 1;
-		return "0";
-	}
-	if (is_float4)
-		float_to_shortest_decimal_buf((float) v, digits);
-	else
-		double_to_shortest_decimal_buf(v, digits);
-	e = strchr(digits, 'e');
-	if (e == NULL)
-	{
-		*len = strlen(digits);
-		return pstrdup(digits);
-	}
-
-	/* d.ddde[+-]x: move the point x places */
-	exp = atoi(e + 1);
+	/* d.ddde[+-]x: gather the digits, then move the point x places */
 	*e = '\0';
-	neg = digits[0] == '-';
 	for (const char *p = digits + neg; *p; p++)
 	{
 		if (*p == '.')
@@ -374,6 +336,36 @@ FloatText(double v, bool is_float4, const char *key, int *len)
 	*o = '\0';
 	*len = (int) (o - out);
 	return out;
+}
+
+/* A real or double as plain decimal (no exponent); its length in *len. */
+static char *
+FloatText(double v, bool is_float4, const char *key, int *len)
+{
+	char		digits[DOUBLE_SHORTEST_DECIMAL_LEN + 1];
+	char	   *e;
+
+	if (isnan(v) || isinf(v))
+		ValueError(key,
+				   psprintf("%s is not a number a form field can show.",
+							isnan(v) ? "NaN" : (v > 0 ? "Infinity" : "-Infinity")),
+				   "Pass NULL (sent as an empty value) or a finite number.");
+	/* -0 is 0: a form has no negative zero */
+	if (v == 0)
+	{
+		*len = 1;
+		return "0";
+	}
+	/* the shortest digits that read back as v, as float8out gives them */
+	if (is_float4)
+		float_to_shortest_decimal_buf((float) v, digits);
+	else
+		double_to_shortest_decimal_buf(v, digits);
+	e = strchr(digits, 'e');
+	if (e != NULL)
+		return WithoutExponent(digits, e, len);
+	*len = strlen(digits);
+	return pstrdup(digits);
 }
 
 /*
