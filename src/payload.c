@@ -34,7 +34,7 @@ ArgError(const char *arg, const char *detail, const char *hint)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid %s", arg),
+			 errmsg("invalid value for argument \"%s\"", arg),
 			 errdetail_internal("%s", detail),
 			 hint ? errhint("%s", hint) : 0));
 }
@@ -46,7 +46,7 @@ NullArgError(const char *arg, const char *hint)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("%s must not be NULL", arg),
+			 errmsg("argument \"%s\" must not be NULL", arg),
 			 errhint("%s", hint)));
 }
 
@@ -65,7 +65,8 @@ FieldCacheFor(FunctionCallInfo fcinfo)
 	if (!OidIsValid(typid))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("could not determine the type of the value of a data field")));
+				 errmsg("could not determine the type of the value of a data field"),
+				 errhint("Cast the value, e.g. liveid.data_field('x'::text, 'Label').")));
 	/* anyelement: the type is the same at each call of a call site */
 	if (cache == NULL || cache->typid != typid)
 	{
@@ -137,7 +138,7 @@ liveid_data_field(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a data field needs a label"),
-				 errdetail("The label argument is NULL; the label is what the operator sees beside the value."),
+				 errdetail("The argument \"label\" is NULL; the label is what the operator sees beside the value."),
 				 errhint("Pass label => '...', e.g. liveid.data_field(birth_date, label => 'Date of birth').")));
 	label = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	/* the field has no key yet: messages name it by its label */
@@ -346,10 +347,10 @@ ReadCustomerArgs(FunctionCallInfo fcinfo, CustomerArgs *a)
 	{
 		if (a->callback_url == NULL)
 			ArgError("callback_params",
-					 "The callback parameters travel with the server callback, so they need callback_url.",
-					 "Pass callback_url too.");
+					 "The callback parameters travel with the server callback, so they need \"callback_url\".",
+					 "Pass \"callback_url\" too.");
 		if (!JB_ROOT_IS_OBJECT(a->callback_params))
-			ArgError("callback_params", "It must be a JSON object.",
+			ArgError("callback_params", "The callback parameters must be a JSON object.",
 					 "Pass an object such as '{\"ref\": \"A-12\"}'; LiveID+ posts it back as otherParams.");
 	}
 	a->has_priority = !PG_ARGISNULL(7);

@@ -121,7 +121,7 @@ NamedColumn(TupleDesc tupdesc, const JsonbValue *name, const char *where)
 	if (name->type != jbvString)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid %s", where),
+				 errmsg("invalid value for %s", where),
 				 errdetail("Columns are named by JSON strings."),
 				 errhint("Write the column names as strings, e.g. [\"birth_date\"].")));
 	i = FindColumn(tupdesc, name->val.string.val, name->val.string.len);
@@ -147,8 +147,8 @@ ReadLabels(Jsonb *labels, TupleDesc tupdesc, ColumnSpec *spec)
 	if (!JB_ROOT_IS_OBJECT(labels))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid labels"),
-				 errdetail("labels must be a JSON object that maps a column name to its label."),
+				 errmsg("invalid value for argument \"labels\""),
+				 errdetail("The labels are a JSON object that maps a column name to its label."),
 				 errhint("Pass e.g. labels => '{\"birth_date\": \"Date of birth\"}'.")));
 	it = JsonbIteratorInit(&labels->root);
 	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
@@ -158,7 +158,7 @@ ReadLabels(Jsonb *labels, TupleDesc tupdesc, ColumnSpec *spec)
 		if (tok != WJB_KEY)
 			continue;
 		tok = JsonbIteratorNext(&it, &v, true);
-		i = NamedColumn(tupdesc, &k, "labels");
+		i = NamedColumn(tupdesc, &k, "argument \"labels\"");
 		if (v.type != jbvString)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -188,7 +188,7 @@ ReadColumnList(const char *option, const JsonbValue *v, TupleDesc tupdesc,
 	if (v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid option \"%s\"", option),
+				 errmsg("invalid value for option \"%s\"", option),
 				 errdetail("\"%s\" must be true (every column) or a JSON array of column names.", option),
 				 errhint("Pass e.g. options => '{\"%s\": [\"birth_date\"]}'.", option)));
 	where = psprintf("option \"%s\"", option);
@@ -209,7 +209,7 @@ ColumnMap(const char *option, const JsonbValue *v, const char *example)
 	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid option \"%s\"", option),
+				 errmsg("invalid value for option \"%s\"", option),
 				 errdetail("\"%s\" must be a JSON object keyed by column name.", option),
 				 errhint("Pass e.g. options => '{\"%s\": %s}'.", option, example)));
 	return v->val.binary.data;
@@ -303,7 +303,7 @@ ResolveColumnLists(TupleDesc tupdesc, ColumnSpec *spec, const bool *all)
 		if (s->hidden && s->operator_only)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("column \"%s\" is both hidden and operator_only", NameStr(TupleDescAttr(tupdesc, i)->attname)),
+					 errmsg("column \"%s\" is in both \"hidden\" and \"operator_only\"", NameStr(TupleDescAttr(tupdesc, i)->attname)),
 					 errdetail("A field has one display: \"none\" (hidden) or \"operator\" (operator_only)."),
 					 errhint("Name the column in only one of the two options.")));
 		/* a column named in one list wins over "true" in the other */
@@ -327,8 +327,8 @@ ReadOptions(Jsonb *options, TupleDesc tupdesc, ColumnSpec *spec)
 	if (!JB_ROOT_IS_OBJECT(options))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid options"),
-				 errdetail("options must be a JSON object with the keys " ROW_OPTIONS "."),
+				 errmsg("invalid value for argument \"options\""),
+				 errdetail("The options are a JSON object with the keys " ROW_OPTIONS "."),
 				 errhint("Pass e.g. options => '{\"hidden\": [\"id\"], \"readonly\": true}'.")));
 	it = JsonbIteratorInit(&options->root);
 	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)

@@ -268,24 +268,31 @@ liveid_check_field_key(const char *key)
 	if (key == NULL || *key == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a data field key must not be empty")));
+				 errmsg("a data field key must not be empty"),
+				 errdetail("Each key of a data object names one field."),
+				 errhint("Give the field a key of at least one character.")));
 }
 
 /* Checks a field's datatype: one of the nine (NULL is none of them). */
 void
 liveid_check_field_datatype(const char *key, const char *datatype)
 {
-	if (datatype == NULL || !liveid_is_datatype(datatype))
-		liveid_field_error(key, "\"datatype\" must be one of text, date, email, number, tel, checkbox, month, time, url.", NULL);
+	if (datatype == NULL)
+		liveid_field_error(key, "The member \"datatype\" must be a string, one of text, date, email, number, tel, checkbox, month, time, url.", NULL);
+	if (!liveid_is_datatype(datatype))
+		liveid_field_error(key, psprintf("\"%s\" is not a datatype; a datatype is one of text, date, email, number, tel, checkbox, month, time, url.", datatype),
+						   NULL);
 }
 
 /* Checks a field's display: "none" or "operator" (NULL is neither). */
 void
 liveid_check_field_display(const char *key, const char *display)
 {
-	if (display == NULL ||
-		(strcmp(display, "none") != 0 && strcmp(display, "operator") != 0))
-		liveid_field_error(key, "\"display\" must be \"none\" or \"operator\".", NULL);
+	if (display == NULL)
+		liveid_field_error(key, "The member \"display\" must be a string, \"none\" or \"operator\".", NULL);
+	if (strcmp(display, "none") != 0 && strcmp(display, "operator") != 0)
+		liveid_field_error(key, psprintf("\"%s\" is not a display; a display is \"none\" (hidden) or \"operator\" (shown to the operator only).", display),
+						   NULL);
 }
 
 /* Checks that a non-empty value [value, value+len) suits its datatype. */
@@ -438,12 +445,12 @@ CustomerError(bool member, const char *arg, const char *name,
 	if (member)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid customer: %s", name),
+				 errmsg("invalid customer member \"%s\"", name),
 				 errdetail_internal("%s", detail),
 				 errhint("Build the customer with liveid.customer().")));
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid %s", arg),
+			 errmsg("invalid value for argument \"%s\"", arg),
 			 errdetail_internal("%s", detail),
 			 hint ? errhint("%s", hint) : 0));
 }
@@ -454,7 +461,6 @@ liveid_check_customer_lang(const char *lang, bool member)
 {
 	if (strlen(lang) != 2 || lang[0] < 'a' || lang[0] > 'z' || lang[1] < 'a' || lang[1] > 'z')
 		CustomerError(member, "lang", "lang",
-					  member ? psprintf("\"%s\" is not a two-letter lowercase language code (ISO 639-1) such as \"it\".", lang) :
 					  psprintf("\"%s\" is not a language code of two lowercase letters.", lang),
 					  "Pass an ISO 639-1 code such as 'it' or 'en'; liveid.available_languages() lists those the operators speak.");
 }
@@ -465,7 +471,6 @@ liveid_check_customer_email(const char *email, bool member)
 {
 	if (!liveid_is_email(email))
 		CustomerError(member, "email", "liveid_email",
-					  member ? "It is not an e-mail address." :
 					  psprintf("\"%s\" is not an e-mail address.", email), NULL);
 }
 
@@ -479,8 +484,7 @@ liveid_check_customer_name(const char *which, const char *name, bool member)
 		if (!isspace((unsigned char) *p))
 			return;
 	CustomerError(member, which, json_name,
-				  member ? psprintf("\"%s\" must not be empty.", json_name) : "It must not be empty.",
-				  NULL);
+				  psprintf("A %s must not be empty or only white space.", which), NULL);
 }
 
 /* Checks the customer's queue priority level: 0 to 10. */
@@ -489,7 +493,6 @@ liveid_check_customer_priority(int64 level, bool member)
 {
 	if (level < 0 || level > 10)
 		CustomerError(member, "priority", "liveid_priorityQueueLevel",
-					  member ? "It must be an integer from 0 to 10." :
-					  psprintf("%lld is not from 0 to 10.", (long long) level),
+					  psprintf("%lld is not a queue priority level from 0 to 10.", (long long) level),
 					  "Pass a queue priority level from 0 to 10.");
 }

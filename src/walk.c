@@ -34,15 +34,15 @@ static const struct
 {
 	const char *name;
 	enum jbvType type;
-	const char *data_field_arg;
-	const char *row_option;
+	const char *data_field_setter;	/* in liveid.data_field() */
+	const char *row_setter;		/* in liveid.row_to_data() */
 }			core_members[] =
 {
-	{"datatype", jbvString, "datatype => ...", "the option \"datatypes\""},
-	{"label", jbvString, "label => ...", "labels => ..."},
-	{"value", jbvString, "the value argument", "the row's own value"},
-	{"order", jbvNumeric, "\"order\" => ...", "the column's position"},
-	{"display", jbvString, "display => ...", "the options \"hidden\" and \"operator_only\""},
+	{"datatype", jbvString, "the argument \"datatype\" sets it", "the option \"datatypes\" sets it"},
+	{"label", jbvString, "the argument \"label\" sets it", "the argument \"labels\" sets it"},
+	{"value", jbvString, "the argument \"value\" sets it", "the row's own value sets it"},
+	{"order", jbvNumeric, "the argument \"order\" sets it", "the column's position sets it"},
+	{"display", jbvString, "the argument \"display\" sets it", "the options \"hidden\" and \"operator_only\" set it"},
 };
 
 /* indexes into core_members */
@@ -91,9 +91,9 @@ CoreInAttributes(const char *key, int m, WalkMode mode)
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid attributes for data field \"%s\"", key),
-			 errdetail("\"%s\" is not an HTML attribute: %s sets it.", core_members[m].name,
-					   mode == WALK_ROW_ATTRS ? core_members[m].row_option :
-					   core_members[m].data_field_arg),
+			 errdetail("\"%s\" is not an HTML attribute; %s.", core_members[m].name,
+					   mode == WALK_ROW_ATTRS ? core_members[m].row_setter :
+					   core_members[m].data_field_setter),
 			 errhint("Leave \"%s\" out of the attributes.", core_members[m].name)));
 }
 
@@ -112,7 +112,8 @@ CheckCoreMember(const char *key, int m, const JsonbValue *v)
 		liveid_check_field_display(key, text);
 	else if (v->type != core_members[m].type)
 		liveid_field_error(key, psprintf(core_members[m].type == jbvString ?
-										 "\"%s\" must be a string." : "\"%s\" must be a number.",
+										 "The member \"%s\" must be a string." :
+										 "The member \"%s\" must be a number.",
 										 core_members[m].name), NULL);
 }
 
@@ -198,7 +199,8 @@ liveid_check_data(JsonbContainer *data)
 	if (!JsonContainerIsObject(data))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("data must be a JSON object of fields"),
+				 errmsg("invalid data object"),
+				 errdetail("A data object is a JSON object that maps each field key to a field object."),
 				 errhint("Build it with liveid.row_to_data, liveid.data_agg or liveid.data_field.")));
 	it = JsonbIteratorInit(data);
 	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
@@ -212,14 +214,18 @@ liveid_check_data(JsonbContainer *data)
 	}
 }
 
-/* Raises the error of a ServiceStartJson that is not shaped as one. */
+/*
+ * Raises the error of a ServiceStartJson that is not shaped as one, naming
+ * the member (NULL: the customer as a whole).
+ */
 static void
 pg_attribute_noreturn()
 CustomerShapeError(const char *member, const char *detail)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid customer: %s", member),
+			 member ? errmsg("invalid customer member \"%s\"", member) :
+			 errmsg("invalid customer"),
 			 errdetail_internal("%s", detail),
 			 errhint("Build the customer with liveid.customer().")));
 }
@@ -229,7 +235,7 @@ static char *
 CustomerString(const JsonbValue *v, const char *member)
 {
 	if (v == NULL || v->type != jbvString)
-		CustomerShapeError(member, psprintf("\"%s\" is required and must be a string.", member));
+		CustomerShapeError(member, psprintf("The member \"%s\" is required and must be a string.", member));
 	return JbvText(v);
 }
 
@@ -244,7 +250,7 @@ CheckServerCallback(const JsonbValue *v)
 	bool		has_url = false;
 
 	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
-		CustomerShapeError("liveid_servercallback", "It must be an object {\"url\", \"otherParams\"}.");
+		CustomerShapeError("liveid_servercallback", "The server callback is a JSON object with \"url\" and optionally \"otherParams\".");
 	it = JsonbIteratorInit(v->val.binary.data);
 	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
 	{
@@ -257,21 +263,21 @@ CheckServerCallback(const JsonbValue *v)
 		if (strcmp(name, "url") == 0)
 		{
 			if (m.type != jbvString)
-				CustomerShapeError("liveid_servercallback", "\"url\" must be a string.");
+				CustomerShapeError("liveid_servercallback", "The member \"url\" must be a string.");
 			liveid_check_callback_url(JbvText(&m));
 			has_url = true;
 		}
 		else if (strcmp(name, "otherParams") == 0)
 		{
 			if (m.type != jbvBinary || !JsonContainerIsObject(m.val.binary.data))
-				CustomerShapeError("liveid_servercallback", "\"otherParams\" must be a JSON object.");
+				CustomerShapeError("liveid_servercallback", "The member \"otherParams\" must be a JSON object.");
 		}
 		else
 			CustomerShapeError("liveid_servercallback",
-							   psprintf("\"%s\" is not a member of liveid_servercallback (url, otherParams).", name));
+							   psprintf("\"%s\" is not a member of the server callback, which has \"url\" and \"otherParams\".", name));
 	}
 	if (!has_url)
-		CustomerShapeError("liveid_servercallback", "\"url\" is required.");
+		CustomerShapeError("liveid_servercallback", "The member \"url\" is required.");
 }
 
 /* the members of a ServiceStartJson, in the order they are checked */
@@ -293,7 +299,7 @@ liveid_check_customer(JsonbContainer *customer)
 	int64		level;
 
 	if (!JsonContainerIsObject(customer))
-		CustomerShapeError("not an object", "A customer is the ServiceStartJson object.");
+		CustomerShapeError(NULL, "A customer is a ServiceStartJson, a JSON object.");
 	/* gather first: the rules run in a fixed order whatever the key order */
 	it = JsonbIteratorInit(customer);
 	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
@@ -309,7 +315,7 @@ liveid_check_customer(JsonbContainer *customer)
 			if (strcmp(name, customer_members[m]) == 0)
 				break;
 		if (m == lengthof(customer_members))
-			CustomerShapeError(name, psprintf("\"%s\" is not a member of ServiceStartJson.", name));
+			CustomerShapeError(name, psprintf("\"%s\" is not a member of a ServiceStartJson.", name));
 		vals[m] = v;
 		member[m] = &vals[m];
 	}
@@ -319,14 +325,14 @@ liveid_check_customer(JsonbContainer *customer)
 	liveid_check_customer_name("name", CustomerString(member[2], "liveid_name"), true);
 	liveid_check_customer_name("surname", CustomerString(member[3], "liveid_surname"), true);
 	if (member[4] == NULL || member[4]->type != jbvBinary)
-		CustomerShapeError("data", "\"data\" is required and must be an object of fields.");
+		CustomerShapeError("data", "The member \"data\" is required and must be a JSON object of fields.");
 	liveid_check_data(member[4]->val.binary.data);
 	if (member[5])
 		CheckServerCallback(member[5]);
 	if (member[6])
 	{
 		if (!liveid_whole_number(member[6], &level))
-			CustomerShapeError("liveid_priorityQueueLevel", "It must be an integer from 0 to 10.");
+			CustomerShapeError("liveid_priorityQueueLevel", "The member \"liveid_priorityQueueLevel\" must be an integer from 0 to 10.");
 		liveid_check_customer_priority(level, true);
 	}
 }
