@@ -30,16 +30,20 @@ liveid_set_member(JsonbPair *pairs, int *n, const char *key, int keylen)
 	return &pairs[(*n)++].value;
 }
 
-/* Orders two object members as jsonb does: shorter keys first, then bytes. */
+/* Orders two string keys as jsonb does: shorter keys first, then bytes. */
+int
+liveid_key_compare(const JsonbValue *a, const JsonbValue *b)
+{
+	if (a->val.string.len != b->val.string.len)
+		return a->val.string.len < b->val.string.len ? -1 : 1;
+	return memcmp(a->val.string.val, b->val.string.val, a->val.string.len);
+}
+
+/* Orders two object members by key as jsonb does (a qsort comparator). */
 int
 liveid_pair_compare(const void *a, const void *b)
 {
-	const JsonbValue *ka = &((const JsonbPair *) a)->key;
-	const JsonbValue *kb = &((const JsonbPair *) b)->key;
-
-	if (ka->val.string.len != kb->val.string.len)
-		return ka->val.string.len < kb->val.string.len ? -1 : 1;
-	return memcmp(ka->val.string.val, kb->val.string.val, ka->val.string.len);
+	return liveid_key_compare(&((const JsonbPair *) a)->key, &((const JsonbPair *) b)->key);
 }
 
 /* Makes an object JsonbValue of pairs, sorted in jsonb's key order. */

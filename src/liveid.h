@@ -159,7 +159,9 @@ liveid_set_string(JsonbValue *v, const char *s, int len)
 /* sets or replaces (a later value wins) one member; its value to fill in */
 extern JsonbValue *liveid_set_member(JsonbPair *pairs, int *n,
 									 const char *key, int keylen);
-extern int	liveid_pair_compare(const void *a, const void *b);	/* jsonb's order */
+/* jsonb's order of keys: shorter first, then bytes; and of pairs by key */
+extern int	liveid_key_compare(const JsonbValue *a, const JsonbValue *b);
+extern int	liveid_pair_compare(const void *a, const void *b);
 /* an object JsonbValue of pairs, sorted in jsonb's key order */
 extern void liveid_set_object(JsonbValue *v, JsonbPair *pairs, int n);
 /* adds an attributes object's members, checked (in_row: for row_to_data) */

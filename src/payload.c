@@ -195,12 +195,7 @@ typedef struct DataAggState
 static int
 ItemCompare(const void *a, const void *b)
 {
-	const JsonbValue *ka = &((const AggItem *) a)->key;
-	const JsonbValue *kb = &((const AggItem *) b)->key;
-
-	if (ka->val.string.len != kb->val.string.len)
-		return ka->val.string.len < kb->val.string.len ? -1 : 1;
-	return memcmp(ka->val.string.val, kb->val.string.val, ka->val.string.len);
+	return liveid_key_compare(&((const AggItem *) a)->key, &((const AggItem *) b)->key);
 }
 
 PG_FUNCTION_INFO_V1(liveid_data_agg_transfn);
@@ -233,6 +228,7 @@ liveid_data_agg_transfn(PG_FUNCTION_ARGS)
 				 errdetail("Each row of liveid.data_agg(key, field) gives one field object."),
 				 errhint("Build the field with liveid.data_field(); it gives a NULL value as an empty one.")));
 	field = PG_GETARG_JSONB_P(2);
+	/* the caller made the field: walk it once, now, naming its key */
 	liveid_check_data_field(key, &field->root);
 
 	old = MemoryContextSwitchTo(aggcxt);
@@ -250,8 +246,10 @@ liveid_data_agg_transfn(PG_FUNCTION_ARGS)
 		state->size *= 2;
 		state->items = repalloc(state->items, sizeof(AggItem) * state->size);
 	}
+	/* key and field outlive this call: copies in the aggregate's context */
 	liveid_set_string(&state->items[state->n].key, pstrdup(key), strlen(key));
-	state->items[state->n].field = (Jsonb *) DatumGetPointer(datumCopy(PointerGetDatum(field), false, -1));
+	state->items[state->n].field =
+		(Jsonb *) DatumGetPointer(datumCopy(PointerGetDatum(field), false, -1));
 	state->n++;
 	MemoryContextSwitchTo(old);
 	PG_RETURN_POINTER(state);

@@ -35,7 +35,7 @@ typedef struct PlanColumn
 {
 	int			attno;			/* index in the tuple descriptor */
 	const char *name;
-	LiveidType type;
+	LiveidType	type;
 	const char *datatype;		/* the field's datatype (inferred or given) */
 	LiveidTimeForm form;
 	bool		check;			/* datatype given: check every value */
@@ -599,12 +599,17 @@ liveid_row_to_data(PG_FUNCTION_ARGS)
 	labels = JsonbArg(fcinfo, 1);
 	options = JsonbArg(fcinfo, 2);
 
+	/*
+	 * A plan holds for one row type and one pair of labels and options; an
+	 * ALTER of a named row type changes its type cache identifier.
+	 */
 	if (plan == NULL || plan->typid != typid || plan->typmod != typmod ||
 		!SameJsonb(labels, plan->labels) || !SameJsonb(options, plan->options) ||
 		(typid != RECORDOID && plan->tupdesc_id != TupdescId(typid)))
 	{
 		if (plan)
 			MemoryContextDelete(plan->cxt);
+		/* an error while planning must not leave the freed plan behind */
 		fcinfo->flinfo->fn_extra = NULL;
 		plan = MakeRowPlan(fcinfo->flinfo->fn_mcxt, typid, typmod, labels, options);
 		fcinfo->flinfo->fn_extra = plan;
@@ -623,11 +628,14 @@ liveid_row_to_data(PG_FUNCTION_ARGS)
 		const char *datatype = c->datatype;
 		int			len = 0;
 
+		/* NULL is "" in a field that stays; the text points into the row,
+		 * c->buf or palloc'd memory, all alive until the tree is serialized */
 		if (!plan->nulls[c->attno])
 		{
 			value = liveid_value_text(&c->type, c->form, &c->outfn,
 									  plan->values[c->attno], c->buf, &len,
 									  c->name);
+			/* a datatype guessed from a name gives way to text row by row */
 			if (c->type.guessed && !c->check && len > 0 &&
 				!liveid_guess_fits(c->datatype, value, len))
 				datatype = "text";

@@ -368,6 +368,35 @@ FloatText(double v, bool is_float4, const char *key, int *len)
 	return pstrdup(digits);
 }
 
+/* A numeric as numeric_out writes it (plain decimal, its scale kept). */
+static char *
+NumericText(Numeric n, const char *key, int *len)
+{
+	char	   *s;
+
+	if (numeric_is_nan(n) || numeric_is_inf(n))
+		ValueError(key,
+				   psprintf("%s is not a number a form field can show.",
+							numeric_is_nan(n) ? "NaN" : "Infinity"),
+				   "Pass NULL (sent as an empty value) or a finite number.");
+	/* numeric_out has no exponent and ignores lc_numeric */
+	s = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)));
+	*len = strlen(s);
+	return s;
+}
+
+/* Writes a date in the given form (YYYY-MM-DD or YYYY-MM); its length. */
+static int
+DateText(DateADT date, LiveidTimeForm form, char *buf, const char *key)
+{
+	if (DATE_NOT_FINITE(date))
+		ValueError(key,
+				   psprintf("The date \"%s\" has no calendar form (YYYY-MM-DD).",
+							DATE_IS_NOBEGIN(date) ? "-infinity" : "infinity"),
+				   "Pass NULL (sent as an empty value) or a finite date.");
+	return (int) (PutDate(buf, date + POSTGRES_EPOCH_JDATE, form, key, "date") - buf);
+}
+
 /*
  * The text of a non-NULL value for a field: points into the datum, into buf
  * (LIVEID_VALUE_BUF_LEN bytes) or into palloc'd memory; not NUL-terminated.
@@ -380,6 +409,7 @@ liveid_value_text(const LiveidType *ti, LiveidTimeForm form, FmgrInfo *outfn,
 	{
 		case VK_TEXT:
 			{
+				/* the string as stored: no output function, no copy */
 				struct varlena *t = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(d));
 
 				*len = VARSIZE_ANY_EXHDR(t);
@@ -399,38 +429,18 @@ liveid_value_text(const LiveidType *ti, LiveidTimeForm form, FmgrInfo *outfn,
 		case VK_FLOAT8:
 			return FloatText(DatumGetFloat8(d), false, key, len);
 		case VK_NUMERIC:
-			{
-				Numeric		n = DatumGetNumeric(d);
-				char	   *s;
-
-				if (numeric_is_nan(n) || numeric_is_inf(n))
-					ValueError(key,
-							   psprintf("%s is not a number a form field can show.",
-										numeric_is_nan(n) ? "NaN" : "Infinity"),
-							   "Pass NULL (sent as an empty value) or a finite number.");
-				s = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)));
-				*len = strlen(s);
-				return s;
-			}
+			return NumericText(DatumGetNumeric(d), key, len);
 		case VK_BOOL:
 			*len = DatumGetBool(d) ? 4 : 5;
 			return DatumGetBool(d) ? "true" : "false";
 		case VK_DATE:
-			{
-				DateADT		date = DatumGetDateADT(d);
-
-				if (DATE_NOT_FINITE(date))
-					ValueError(key,
-							   psprintf("The date \"%s\" has no calendar form (YYYY-MM-DD).",
-										DATE_IS_NOBEGIN(date) ? "-infinity" : "infinity"),
-							   "Pass NULL (sent as an empty value) or a finite date.");
-				*len = (int) (PutDate(buf, date + POSTGRES_EPOCH_JDATE, form, key, "date") - buf);
-				return buf;
-			}
+			*len = DateText(DatumGetDateADT(d), form, buf, key);
+			return buf;
 		case VK_TIME:
 			*len = (int) (PutTime(buf, DatumGetTimeADT(d), key) - buf);
 			return buf;
 		case VK_TIMETZ:
+			/* the zone is dropped: the time of day as written */
 			*len = (int) (PutTime(buf, DatumGetTimeTzADTP(d)->time, key) - buf);
 			return buf;
 		case VK_TIMESTAMP:
@@ -441,6 +451,7 @@ liveid_value_text(const LiveidType *ti, LiveidTimeForm form, FmgrInfo *outfn,
 			return buf;
 		case VK_OUTPUT:
 			{
+				/* the one kind that follows the session's settings */
 				char	   *s = OutputFunctionCall(outfn, d);
 
 				*len = strlen(s);

@@ -164,6 +164,7 @@ WalkField(const char *key, JsonbContainer *obj, WalkMode mode,
 	}
 	if (mode != WALK_FIELD)
 		return;
+	/* datatype, label and value are required; order and display are not */
 	for (int m = CORE_DATATYPE; m <= CORE_VALUE; m++)
 		if (!seen[m])
 			liveid_field_error(key, psprintf("The member \"%s\" is required.", core_members[m].name), NULL);
