@@ -172,8 +172,8 @@ extern int	liveid_attribute_count(JsonbContainer *attrs);	/* 0 for NULL */
 /*
  * in rules.c: the rules of liveid-api.md for a data field and a
  * ServiceStartJson, on C values; the builders check what they are about to
- * write, once.  Each raises 22023 (22P02 for malformed text) naming the
- * field, or the customer's argument or member, with the rule in DETAIL.
+ * write, once.  Each raises 22023 naming the field, or the customer's
+ * argument or member, with the rule in DETAIL.
  */
 extern const char *const liveid_datatypes[];	/* NULL-terminated */
 extern bool liveid_is_datatype(const char *s);
