@@ -49,11 +49,11 @@ RETURNS TABLE (organization text, period_start timestamptz, period_end timestamp
 AS 'MODULE_PATHNAME', 'liveid_daily_waiting_times'
 LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 8;
 
--- ==== Payload builders (src/payload.c) ====
+-- ==== Payload builders (src/payload.c, src/row_to_data.c) ====
 -- The data object of a ServiceStartJson: one field per key, each
 -- {"datatype", "label", "value", ["order"], ["display"], [HTML attributes]}.
--- Datatypes and values are inferred from SQL types as the comment at the
--- top of src/payload.c says; a NULL value is sent as "" (the field stays).
+-- Datatypes and values are inferred from SQL types as docs/payload.md
+-- says; a NULL value is sent as "" (the field stays).
 -- STABLE: labels come from column comments and some output functions
 -- (interval, money, ...) follow settings.
 

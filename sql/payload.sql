@@ -265,6 +265,13 @@ SELECT try($$SELECT liveid.row_to_data(d, labels => '{"gone": "x"}') FROM payloa
 SELECT o, liveid.row_to_data(d, options => o::jsonb) -> 'a' AS a
   FROM payload_dropped d,
        (VALUES ('{"hidden": ["a"]}'), ('{}'), ('{"readonly": ["a"]}'), ('{}')) AS v(o);
+-- ... and the same options again in a new datum: the plan keeps what it
+-- read from its own copy (the second row parses q, "LOST", where the first
+-- row's options were, before its own options)
+SELECT i, liveid.row_to_data(ROW(i), options => COALESCE(
+            CASE WHEN i > 1 AND q::jsonb IS NOT NULL THEN NULL::jsonb END, o::jsonb)) -> 'f1' ->> 'title' AS title
+  FROM (VALUES (1, '{"attributes": {"f1": {"title": "kept"}}}', '{"attributes": {"f1": {"title": "LOST"}}}'),
+               (2, '{"attributes": {"f1": {"title": "kept"}}}', '{"attributes": {"f1": {"title": "LOST"}}}')) AS v(i, o, q);
 -- ... and the row type changing under a running plpgsql loop
 CREATE FUNCTION payload_alter_loop() RETURNS SETOF jsonb LANGUAGE plpgsql AS $$
 DECLARE

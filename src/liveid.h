@@ -11,6 +11,7 @@
 
 #include "postgres.h"
 
+#include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "datatype/timestamp.h"
 #include "utils/jsonb.h"
@@ -28,6 +29,22 @@ extern char *liveid_ca_file;
 extern char *liveid_proxy;		/* "" or NULL: no proxy, whatever the environment says */
 extern int	liveid_max_response_size;	/* bytes */
 extern const char *liveid_api_key(void);	/* the real key, never shown */
+
+/*
+ * in args.c: arguments of the SQL functions.  A bad one is 22023 naming it
+ * (DETAIL the rule, HINT the fix); a NULL organization or process falls back
+ * to its setting (22023 with a hint naming it when neither is given).
+ */
+extern void liveid_arg_error(const char *arg, const char *detail,
+							 const char *hint) pg_attribute_noreturn();
+extern void liveid_null_arg_error(const char *arg,
+								  const char *hint) pg_attribute_noreturn();
+extern char *liveid_text_arg(FunctionCallInfo fcinfo, int argno);
+extern bool liveid_is_blank(const char *s);
+extern const char *liveid_setting_or(const char *arg, const char *setting,
+									 const char *setting_name,
+									 const char *what);
+#define LIVEID_MAX_CODE_LEN 100	/* an organization code, a process id */
 
 /* in http.c: the only file that knows libcurl */
 typedef struct LiveidResponse
@@ -105,17 +122,96 @@ extern JsonbContainer *liveid_element_object(JsonbContainer *arr, int i,
 											 const char *what);
 extern char *liveid_element_string(JsonbContainer *arr, int i, const char *what);
 
-/* in utility.c: the utility APIs (set-returning) and liveid.request */
-#define LIVEID_MAX_CODE_LEN 100	/* an organization code, a process id */
-extern const char *liveid_setting_or(const char *arg, const char *setting,
-									 const char *setting_name,
-									 const char *what);
+/*
+ * in value.c: what a SQL value becomes in a data field, its datatype and
+ * its text, the same whatever the session's settings (docs/payload.md).
+ */
+typedef enum LiveidValueKind
+{
+	VK_TEXT,					/* text, varchar, char: the string as stored */
+	VK_INT2,
+	VK_INT4,
+	VK_INT8,
+	VK_FLOAT4,
+	VK_FLOAT8,
+	VK_NUMERIC,
+	VK_BOOL,
+	VK_DATE,
+	VK_TIME,
+	VK_TIMETZ,
+	VK_TIMESTAMP,
+	VK_TIMESTAMPTZ,
+	VK_OUTPUT					/* anything else: its output function */
+} LiveidValueKind;
+
+/* which part of a date or timestamp a field shows */
+typedef enum LiveidTimeForm
+{
+	TF_DEFAULT,					/* the type's own form */
+	TF_DATE,					/* YYYY-MM-DD */
+	TF_MONTH,					/* YYYY-MM */
+	TF_TIME						/* HH:MM:SS[.fff] */
+} LiveidTimeForm;
+
+/* what a SQL type becomes in a field */
+typedef struct LiveidType
+{
+	LiveidValueKind kind;
+	const char *datatype;		/* the inferred datatype */
+	bool		guessed;		/* email or url from a name: values must fit */
+	Oid			typoutput;		/* output function, for VK_OUTPUT */
+} LiveidType;
+
+/* longest value text written into a fixed buffer: bigint, timestamps */
+#define LIVEID_VALUE_BUF_LEN 32
+
+/* how a value of typid (in a column colname, or NULL) is sent */
+extern void liveid_infer_type(Oid typid, const char *colname, LiveidType *type);
+extern LiveidTimeForm liveid_time_form(LiveidValueKind kind, const char *datatype);
 
 /*
- * in rules.c: the field rules of liveid-api.md (ServiceStartJson and its
- * data fields), shared by every builder and by service_start.  Each raises
- * 22023 (22P02 for malformed text) naming the field, with the rule in DETAIL
- * and the fix in HINT.
+ * The text of a non-NULL value: points into the datum, into buf
+ * (LIVEID_VALUE_BUF_LEN bytes) or into palloc'd memory; not NUL-terminated.
+ * 22023 naming the field key for a value no field can show.
+ */
+extern const char *liveid_value_text(const LiveidType *type, LiveidTimeForm form,
+									 FmgrInfo *outfn, Datum d, char *buf,
+									 int *len, const char *key);
+/* true when a guessed email or url datatype suits a non-empty value */
+extern bool liveid_guess_fits(const char *datatype, const char *value, int len);
+
+/*
+ * in field.c: field objects being built as JsonbPair arrays, and jsonb's
+ * key order.
+ */
+
+/* A JsonbValue string (not copied). */
+static inline void
+liveid_set_string(JsonbValue *v, const char *s, int len)
+{
+	v->type = jbvString;
+	v->val.string.val = (char *) s;
+	v->val.string.len = len;
+}
+
+/* sets or replaces (a later value wins) one member; its value to fill in */
+extern JsonbValue *liveid_set_member(JsonbPair *pairs, int *n,
+									 const char *key, int keylen);
+/* jsonb's order of keys: shorter first, then bytes; and of pairs by key */
+extern int	liveid_key_compare(const JsonbValue *a, const JsonbValue *b);
+extern int	liveid_pair_compare(const void *a, const void *b);
+/* an object JsonbValue of pairs, sorted in jsonb's key order */
+extern void liveid_set_object(JsonbValue *v, JsonbPair *pairs, int n);
+/* adds an attributes object's members, checked (in_row: for row_to_data) */
+extern void liveid_add_attributes(JsonbPair *pairs, int *n, JsonbContainer *attrs,
+								  const char *field, bool in_row);
+extern int	liveid_attribute_count(JsonbContainer *attrs);	/* 0 for NULL */
+
+/*
+ * in rules.c: the rules of liveid-api.md for a data field and a
+ * ServiceStartJson, on C values; the builders check what they are about to
+ * write, once.  Each raises 22023 naming the field, or the customer's
+ * argument or member, with the rule in DETAIL.
  */
 extern const char *const liveid_datatypes[];	/* NULL-terminated */
 extern bool liveid_is_datatype(const char *s);
@@ -124,14 +220,56 @@ extern bool liveid_is_email(const char *s);
 extern bool liveid_is_http_url(const char *s, bool https_only);
 extern bool liveid_is_jwt(const char *s);
 extern int	liveid_digits(const char *p, int n);	/* -1 unless all digits */
+/* a JSON number that is whole (2.00 is), of at most 18 digits */
+extern bool liveid_whole_number(const JsonbValue *v, int64 *n);
+
+/* the parts of a data field; key names the field in messages */
+extern void liveid_field_error(const char *key, const char *detail,
+							   const char *hint) pg_attribute_noreturn();
+extern void liveid_check_field_key(const char *key);
+extern void liveid_check_field_datatype(const char *key, const char *datatype);
+extern void liveid_check_field_display(const char *key, const char *display);
+/* a non-empty value must suit its datatype; value need not end in NUL */
+extern void liveid_check_field_value(const char *key, const char *datatype,
+									 const char *value, int len);
+/* an HTML attribute: a known name and a JSON value of its kind */
+extern void liveid_check_field_attribute(const char *key, const char *name,
+										 int namelen, const JsonbValue *v);
+
+/*
+ * the parts of a customer; member says whether the value is a
+ * ServiceStartJson's member (service_start) or liveid.customer()'s argument
+ */
+extern void liveid_check_customer_lang(const char *lang, bool member);
+extern void liveid_check_customer_email(const char *email, bool member);
+/* which: "name" or "surname" */
+extern void liveid_check_customer_name(const char *which, const char *name,
+									   bool member);
+extern void liveid_check_customer_priority(int64 level, bool member);
+/* the callback URL rule (https, a host, no credentials) */
+extern void liveid_check_callback_url(const char *url);
+
+/*
+ * in walk.c: what arrives as jsonb from a caller, walked once into the
+ * rules of rules.c.
+ */
 /* one data field object; key names it in messages */
 extern void liveid_check_data_field(const char *key, JsonbContainer *field);
 /* a whole data object: field key -> field object */
 extern void liveid_check_data(JsonbContainer *data);
-/* a whole ServiceStartJson, as liveid.customer builds it */
+/* a whole ServiceStartJson, as service_start gets it */
 extern void liveid_check_customer(JsonbContainer *customer);
-/* the callback URL rule (https, no credentials, loopback http allowed) */
-extern void liveid_check_callback_url(const char *url);
+
+/* gets each member of an attributes object once it passed the rules */
+typedef void (*LiveidMemberFn) (void *arg, const JsonbValue *name,
+								const JsonbValue *value);
+
+/*
+ * The attributes a builder got for field key (in_row: row_to_data's
+ * "attributes" option, else data_field's argument): HTML attributes only.
+ */
+extern void liveid_walk_attributes(const char *key, JsonbContainer *attrs,
+								   bool in_row, LiveidMemberFn fn, void *arg);
 
 /*
  * in ledger.c: the call ledger liveid.calls, written only as its owner.
@@ -215,12 +353,6 @@ typedef struct LiveidStartForm
 } LiveidStartForm;
 
 extern void liveid_start_form(FunctionCallInfo fcinfo, LiveidStartForm *form);
-extern void liveid_arg_error(const char *arg, const char *detail,
-							 const char *hint) pg_attribute_noreturn();
-extern void liveid_null_arg_error(const char *arg,
-								  const char *hint) pg_attribute_noreturn();
-extern char *liveid_text_arg(FunctionCallInfo fcinfo, int argno);
-extern bool liveid_is_blank(const char *s);
 extern char *liveid_base_url(void);	/* liveid.url without a trailing slash */
 extern char *liveid_url_encode(const char *s);
 extern char *liveid_base64_utf8(const char *s);

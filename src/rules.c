@@ -1,17 +1,22 @@
 /*-------------------------------------------------------------------------
  *
  * rules.c
- *		The field rules of liveid-api.md: ServiceStartJson and its data
- *		fields, checked in one place for every builder and for service_start.
+ *		The rules of liveid-api.md for a data field and a ServiceStartJson,
+ *		on C values: each builder checks what it is about to write, once.
  *
- * A data field is an object with `datatype` (one of the nine HTML input
- * types the service knows), `label` and `value` (strings), optionally
- * `display` ("none" or "operator"), `order` (a number) and the HTML
- * attributes disabled, readonly, required (booleans), maxlength, size
- * (non-negative integers), max, min, step (strings or numbers), pattern,
- * placeholder, title (strings).  A non-empty value must suit its datatype
- * (the same formats the service's form inputs accept).  Every failure is
- * 22023 naming the field and the member, with the rule in DETAIL.
+ * A data field has a datatype (one of the nine HTML input types the
+ * service knows), a label and a value (strings), optionally a display
+ * ("none" or "operator"), an order (a number) and the HTML attributes
+ * disabled, readonly, required (booleans), maxlength, size (non-negative
+ * integers), max, min, step (strings or numbers), pattern, placeholder,
+ * title (strings).  A non-empty value must suit its datatype (the formats
+ * the service's form inputs accept).  A customer has a two-letter language,
+ * an e-mail address, a name and a surname, an optional https callback URL
+ * without credentials and an optional priority from 0 to 10.
+ *
+ * The builders call these rules on the values they write; walk.c feeds
+ * them what arrives as jsonb.  Every failure is 22023 naming the field, or
+ * the customer's argument or member, with the rule in DETAIL.
  *
  *-------------------------------------------------------------------------
  */
@@ -27,37 +32,6 @@
 
 const char *const liveid_datatypes[] = {
 	"text", "date", "email", "number", "tel", "checkbox", "month", "time", "url", NULL
-};
-
-/* the kinds of value a data field member may have */
-typedef enum MemberKind
-{
-	MK_DATATYPE, MK_STRING, MK_DISPLAY, MK_NUMBER, MK_BOOL, MK_COUNT, MK_STRING_OR_NUMBER
-} MemberKind;
-
-static const struct
-{
-	const char *name;
-	MemberKind	kind;
-	bool		required;
-}			field_members[] =
-{
-	{"datatype", MK_DATATYPE, true},
-	{"label", MK_STRING, true},
-	{"value", MK_STRING, true},
-	{"display", MK_DISPLAY, false},
-	{"order", MK_NUMBER, false},
-	{"disabled", MK_BOOL, false},
-	{"readonly", MK_BOOL, false},
-	{"required", MK_BOOL, false},
-	{"maxlength", MK_COUNT, false},
-	{"size", MK_COUNT, false},
-	{"max", MK_STRING_OR_NUMBER, false},
-	{"min", MK_STRING_OR_NUMBER, false},
-	{"step", MK_STRING_OR_NUMBER, false},
-	{"pattern", MK_STRING, false},
-	{"placeholder", MK_STRING, false},
-	{"title", MK_STRING, false},
 };
 
 /* True for one of the nine datatypes. */
@@ -178,17 +152,6 @@ liveid_is_jwt(const char *s)
 	return segments == 3 && len > 0;
 }
 
-/* Raises the error of one data field rule. */
-static void
-pg_attribute_noreturn()
-FieldError(const char *key, const char *detail, const char *hint)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid data field \"%s\"", key),
-			 errdetail_internal("%s", detail),
-			 hint ? errhint("%s", hint) : 0));
-}
 
 /* Digits [p, p+n) as a number, or -1 when they are not all digits. */
 int
@@ -286,162 +249,167 @@ IsNumber(const char *s)
 	return *p == '\0';
 }
 
-/* Checks that a non-empty value suits its datatype. */
-static void
-CheckValueFormat(const char *key, const char *datatype, const char *value)
-{
-	const char *want = NULL;
 
-	if (*value == '\0')
-		return;
-	if (strcmp(datatype, "date") == 0 && !IsDate(value))
-		want = "a date YYYY-MM-DD";
-	else if (strcmp(datatype, "month") == 0 && !IsMonth(value))
-		want = "a month YYYY-MM";
-	else if (strcmp(datatype, "time") == 0 && !IsTime(value))
-		want = "a time HH:MM, HH:MM:SS or HH:MM:SS.fff";
-	else if (strcmp(datatype, "number") == 0 && !IsNumber(value))
-		want = "a decimal number such as -12.5 (no spaces, separators or locale)";
-	else if (strcmp(datatype, "email") == 0 && !liveid_is_email(value))
-		want = "an e-mail address";
-	else if (strcmp(datatype, "url") == 0 && !liveid_is_http_url(value, false))
-		want = "an absolute http or https URL";
-	if (want)
-		FieldError(key, psprintf("The value \"%s\" of a %s field is not %s.", value, datatype, want),
-				   "Pass a value in that form, or another datatype.");
-}
-
-/* True for a numeric value that is a whole number in [0, max]. */
-static bool
-IsCount(const JsonbValue *v, long max)
-{
-	char	   *n,
-			   *dot;
-
-	if (v->type != jbvNumeric)
-		return false;
-	n = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
-	if (n[0] == '-' || strlen(n) > 18)
-		return false;
-	if ((dot = strchr(n, '.')) != NULL)
-	{
-		for (const char *p = dot + 1; *p; p++)
-			if (*p != '0')
-				return false;
-		*dot = '\0';
-	}
-	return atol(n) <= max;
-}
-
-/* The text of a string JsonbValue, palloc'd. */
-static char *
-JbvText(const JsonbValue *v)
-{
-	return pnstrdup(v->val.string.val, v->val.string.len);
-}
-
-/* Checks one data field object. */
+/* Raises the error of one data field rule. */
 void
-liveid_check_data_field(const char *key, JsonbContainer *field)
+liveid_field_error(const char *key, const char *detail, const char *hint)
 {
-	JsonbIterator *it;
-	JsonbValue	k,
-				v;
-	JsonbIteratorToken tok;
-	bool		seen[lengthof(field_members)] = {0};
-	char	   *datatype = NULL,
-			   *value = NULL;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid data field \"%s\"", key),
+			 errdetail_internal("%s", detail),
+			 hint ? errhint("%s", hint) : 0));
+}
 
+/* Checks the key of a data field: a non-empty string. */
+void
+liveid_check_field_key(const char *key)
+{
 	if (key == NULL || *key == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a data field key must not be empty")));
-	if (!JsonContainerIsObject(field))
-		FieldError(key, "A data field must be a JSON object.", NULL);
-
-	it = JsonbIteratorInit(field);
-	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
-	{
-		char	   *name;
-		int			m;
-
-		if (tok != WJB_KEY)
-			continue;
-		name = JbvText(&k);
-		tok = JsonbIteratorNext(&it, &v, true);
-		for (m = 0; m < lengthof(field_members); m++)
-			if (strcmp(name, field_members[m].name) == 0)
-				break;
-		if (m == lengthof(field_members))
-			FieldError(key, psprintf("\"%s\" is not a member of a data field.", name),
-					   "A field has datatype, label, value, display, order and the HTML attributes disabled, readonly, required, maxlength, max, min, pattern, placeholder, size, step, title.");
-		seen[m] = true;
-		switch (field_members[m].kind)
-		{
-			case MK_DATATYPE:
-				if (v.type != jbvString || !liveid_is_datatype(JbvText(&v)))
-					FieldError(key, "\"datatype\" must be one of text, date, email, number, tel, checkbox, month, time, url.", NULL);
-				datatype = JbvText(&v);
-				break;
-			case MK_STRING:
-				if (v.type != jbvString)
-					FieldError(key, psprintf("\"%s\" must be a string.", name), NULL);
-				if (strcmp(name, "value") == 0)
-					value = JbvText(&v);
-				break;
-			case MK_DISPLAY:
-				if (v.type != jbvString ||
-					(strcmp(JbvText(&v), "none") != 0 && strcmp(JbvText(&v), "operator") != 0))
-					FieldError(key, "\"display\" must be \"none\" or \"operator\".", NULL);
-				break;
-			case MK_NUMBER:
-				if (v.type != jbvNumeric)
-					FieldError(key, psprintf("\"%s\" must be a number.", name), NULL);
-				break;
-			case MK_BOOL:
-				if (v.type != jbvBool)
-					FieldError(key, psprintf("\"%s\" must be true or false.", name), NULL);
-				break;
-			case MK_COUNT:
-				if (!IsCount(&v, PG_INT32_MAX))
-					FieldError(key, psprintf("\"%s\" must be a non-negative integer.", name), NULL);
-				break;
-			case MK_STRING_OR_NUMBER:
-				if (v.type != jbvString && v.type != jbvNumeric)
-					FieldError(key, psprintf("\"%s\" must be a string or a number.", name), NULL);
-				break;
-		}
-	}
-	for (int m = 0; m < lengthof(field_members); m++)
-		if (field_members[m].required && !seen[m])
-			FieldError(key, psprintf("The member \"%s\" is required.", field_members[m].name), NULL);
-	CheckValueFormat(key, datatype, value);
+				 errmsg("a data field key must not be empty"),
+				 errdetail("Each key of a data object names one field."),
+				 errhint("Give the field a key of at least one character.")));
 }
 
-/* Checks a whole data object (field key -> field). */
+/* Checks a field's datatype: one of the nine (NULL is none of them). */
 void
-liveid_check_data(JsonbContainer *data)
+liveid_check_field_datatype(const char *key, const char *datatype)
 {
-	JsonbIterator *it;
-	JsonbValue	k,
-				v;
-	JsonbIteratorToken tok;
+	if (datatype == NULL)
+		liveid_field_error(key, "The member \"datatype\" must be a string, one of text, date, email, number, tel, checkbox, month, time, url.", NULL);
+	if (!liveid_is_datatype(datatype))
+		liveid_field_error(key, psprintf("\"%s\" is not a datatype; a datatype is one of text, date, email, number, tel, checkbox, month, time, url.", datatype),
+						   NULL);
+}
 
-	if (!JsonContainerIsObject(data))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("data must be a JSON object of fields"),
-				 errhint("Build it with liveid.row_to_data, liveid.data_agg or liveid.data_field.")));
-	it = JsonbIteratorInit(data);
-	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+/* Checks a field's display: "none" or "operator" (NULL is neither). */
+void
+liveid_check_field_display(const char *key, const char *display)
+{
+	if (display == NULL)
+		liveid_field_error(key, "The member \"display\" must be a string, \"none\" or \"operator\".", NULL);
+	if (strcmp(display, "none") != 0 && strcmp(display, "operator") != 0)
+		liveid_field_error(key, psprintf("\"%s\" is not a display; a display is \"none\" (hidden) or \"operator\" (shown to the operator only).", display),
+						   NULL);
+}
+
+/* Checks that a non-empty value [value, value+len) suits its datatype. */
+void
+liveid_check_field_value(const char *key, const char *datatype,
+						 const char *value, int len)
+{
+	const char *want = NULL;
+	char	   *s;
+
+	/* text, tel and checkbox take any value, and "" suits every datatype */
+	if (len == 0 || strcmp(datatype, "text") == 0 || strcmp(datatype, "tel") == 0 ||
+		strcmp(datatype, "checkbox") == 0)
+		return;
+	/* the values of row_to_data and data_field are not NUL-terminated */
+	s = pnstrdup(value, len);
+	if (strcmp(datatype, "date") == 0 && !IsDate(s))
+		want = "a date YYYY-MM-DD";
+	else if (strcmp(datatype, "month") == 0 && !IsMonth(s))
+		want = "a month YYYY-MM";
+	else if (strcmp(datatype, "time") == 0 && !IsTime(s))
+		want = "a time HH:MM, HH:MM:SS or HH:MM:SS.fff";
+	else if (strcmp(datatype, "number") == 0 && !IsNumber(s))
+		want = "a decimal number such as -12.5 (no spaces, separators or locale)";
+	else if (strcmp(datatype, "email") == 0 && !liveid_is_email(s))
+		want = "an e-mail address";
+	else if (strcmp(datatype, "url") == 0 && !liveid_is_http_url(s, false))
+		want = "an absolute http or https URL";
+	if (want)
+		liveid_field_error(key, psprintf("The value \"%s\" of a %s field is not %s.", s, datatype, want),
+						   "Pass a value in that form, or another datatype.");
+	pfree(s);
+}
+
+/* True for a JSON number that is a whole number of at most 18 digits. */
+bool
+liveid_whole_number(const JsonbValue *v, int64 *n)
+{
+	char	   *text,
+			   *digits;
+	size_t		len;
+
+	if (v->type != jbvNumeric)
+		return false;
+	text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+	digits = text + (text[0] == '-');
+	len = strspn(digits, "0123456789");
+	/* a scale of zeros only (2.00) is still whole; NaN has no digits */
+	if (len == 0 || len > 18 ||
+		(digits[len] != '\0' && (digits[len] != '.' ||
+								 strspn(digits + len + 1, "0") != strlen(digits + len + 1))))
+		return false;
+	digits[len] = '\0';
+	*n = strtoll(text, NULL, 10);
+	return true;
+}
+
+/* the HTML attributes of a data field and the JSON values they take */
+typedef enum AttributeKind
+{
+	AK_BOOL, AK_COUNT, AK_STRING_OR_NUMBER, AK_STRING
+} AttributeKind;
+
+static const struct
+{
+	const char *name;
+	AttributeKind kind;
+}			attributes[] =
+{
+	{"disabled", AK_BOOL},
+	{"readonly", AK_BOOL},
+	{"required", AK_BOOL},
+	{"maxlength", AK_COUNT},
+	{"size", AK_COUNT},
+	{"max", AK_STRING_OR_NUMBER},
+	{"min", AK_STRING_OR_NUMBER},
+	{"step", AK_STRING_OR_NUMBER},
+	{"pattern", AK_STRING},
+	{"placeholder", AK_STRING},
+	{"title", AK_STRING},
+};
+
+/* Checks one HTML attribute of a field: a known name, a value of its kind. */
+void
+liveid_check_field_attribute(const char *key, const char *name, int namelen,
+							 const JsonbValue *v)
+{
+	char	   *n = pnstrdup(name, namelen);
+	int64		count;
+
+	for (int i = 0; i < lengthof(attributes); i++)
 	{
-		if (tok != WJB_KEY)
+		if (strcmp(n, attributes[i].name) != 0)
 			continue;
-		tok = JsonbIteratorNext(&it, &v, true);
-		if (v.type != jbvBinary)
-			FieldError(JbvText(&k), "A data field must be a JSON object.", NULL);
-		liveid_check_data_field(JbvText(&k), v.val.binary.data);
+		switch (attributes[i].kind)
+		{
+			case AK_BOOL:
+				if (v->type != jbvBool)
+					liveid_field_error(key, psprintf("\"%s\" must be true or false.", n), NULL);
+				break;
+			case AK_COUNT:
+				if (!liveid_whole_number(v, &count) || count < 0 || count > PG_INT32_MAX)
+					liveid_field_error(key, psprintf("\"%s\" must be a non-negative integer.", n), NULL);
+				break;
+			case AK_STRING_OR_NUMBER:
+				if (v->type != jbvString && v->type != jbvNumeric)
+					liveid_field_error(key, psprintf("\"%s\" must be a string or a number.", n), NULL);
+				break;
+			case AK_STRING:
+				if (v->type != jbvString)
+					liveid_field_error(key, psprintf("\"%s\" must be a string.", n), NULL);
+				break;
+		}
+		return;
 	}
+	liveid_field_error(key, psprintf("\"%s\" is not a member of a data field.", n),
+					   "A field has datatype, label, value, display, order and the HTML attributes disabled, readonly, required, maxlength, max, min, pattern, placeholder, size, step, title.");
 }
 
 /* Checks a server callback URL: https, a host, no credentials. */
@@ -465,125 +433,66 @@ liveid_check_callback_url(const char *url)
 				 errhint("Put a secret of yours in the callback parameters (otherParams) and check it on arrival.")));
 }
 
-/* Raises the error of one ServiceStartJson rule. */
+/*
+ * Raises the error of one customer rule, naming liveid.customer()'s
+ * argument arg, or the ServiceStartJson member name when member is true.
+ */
 static void
 pg_attribute_noreturn()
-CustomerError(const char *member, const char *detail)
+CustomerError(bool member, const char *arg, const char *name,
+			  const char *detail, const char *hint)
 {
+	if (member)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid customer member \"%s\"", name),
+				 errdetail_internal("%s", detail),
+				 errhint("Build the customer with liveid.customer().")));
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid customer: %s", member),
+			 errmsg("invalid value for argument \"%s\"", arg),
 			 errdetail_internal("%s", detail),
-			 errhint("Build the customer with liveid.customer().")));
+			 hint ? errhint("%s", hint) : 0));
 }
 
-/* A required non-empty string member of the customer. */
-static char *
-CustomerString(const JsonbValue *v, const char *member)
-{
-	char	   *s;
-	bool		blank = true;
-
-	if (v == NULL || v->type != jbvString)
-		CustomerError(member, psprintf("\"%s\" is required and must be a string.", member));
-	s = JbvText(v);
-	for (const char *p = s; *p; p++)
-		blank &= isspace((unsigned char) *p) != 0;
-	if (blank)
-		CustomerError(member, psprintf("\"%s\" must not be empty.", member));
-	return s;
-}
-
-/* Checks the liveid_servercallback object. */
-static void
-CheckServerCallback(const JsonbValue *v)
-{
-	JsonbIterator *it;
-	JsonbValue	k,
-				m;
-	JsonbIteratorToken tok;
-	bool		has_url = false;
-
-	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
-		CustomerError("liveid_servercallback", "It must be an object {\"url\", \"otherParams\"}.");
-	it = JsonbIteratorInit(v->val.binary.data);
-	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
-	{
-		char	   *name;
-
-		if (tok != WJB_KEY)
-			continue;
-		name = JbvText(&k);
-		tok = JsonbIteratorNext(&it, &m, true);
-		if (strcmp(name, "url") == 0)
-		{
-			if (m.type != jbvString)
-				CustomerError("liveid_servercallback", "\"url\" must be a string.");
-			liveid_check_callback_url(JbvText(&m));
-			has_url = true;
-		}
-		else if (strcmp(name, "otherParams") == 0)
-		{
-			if (m.type != jbvBinary || !JsonContainerIsObject(m.val.binary.data))
-				CustomerError("liveid_servercallback", "\"otherParams\" must be a JSON object.");
-		}
-		else
-			CustomerError("liveid_servercallback",
-						  psprintf("\"%s\" is not a member of liveid_servercallback (url, otherParams).", name));
-	}
-	if (!has_url)
-		CustomerError("liveid_servercallback", "\"url\" is required.");
-}
-
-/* Checks a whole ServiceStartJson. */
+/* Checks the customer's language: two lowercase ASCII letters (ISO 639-1). */
 void
-liveid_check_customer(JsonbContainer *customer)
+liveid_check_customer_lang(const char *lang, bool member)
 {
-	static const char *const members[] = {
-		"lang", "liveid_email", "liveid_name", "liveid_surname", "data",
-		"liveid_servercallback", "liveid_priorityQueueLevel"
-	};
-	JsonbValue	vals[lengthof(members)];
-	bool		seen[lengthof(members)] = {0};
-	JsonbIterator *it;
-	JsonbValue	k,
-				v;
-	JsonbIteratorToken tok;
-	char	   *lang;
+	if (strlen(lang) != 2 || lang[0] < 'a' || lang[0] > 'z' || lang[1] < 'a' || lang[1] > 'z')
+		CustomerError(member, "lang", "lang",
+					  psprintf("\"%s\" is not a language code of two lowercase letters.", lang),
+					  "Pass an ISO 639-1 code such as 'it' or 'en'; liveid.available_languages() lists those the operators speak.");
+}
 
-	if (!JsonContainerIsObject(customer))
-		CustomerError("not an object", "A customer is the ServiceStartJson object.");
-	it = JsonbIteratorInit(customer);
-	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
-	{
-		char	   *name;
-		int			m;
+/* Checks the customer's e-mail address. */
+void
+liveid_check_customer_email(const char *email, bool member)
+{
+	if (!liveid_is_email(email))
+		CustomerError(member, "email", "liveid_email",
+					  psprintf("\"%s\" is not an e-mail address.", email), NULL);
+}
 
-		if (tok != WJB_KEY)
-			continue;
-		name = JbvText(&k);
-		tok = JsonbIteratorNext(&it, &v, true);
-		for (m = 0; m < lengthof(members); m++)
-			if (strcmp(name, members[m]) == 0)
-				break;
-		if (m == lengthof(members))
-			CustomerError(name, psprintf("\"%s\" is not a member of ServiceStartJson.", name));
-		seen[m] = true;
-		vals[m] = v;
-	}
+/* Checks the customer's name or surname (which): not only white space. */
+void
+liveid_check_customer_name(const char *which, const char *name, bool member)
+{
+	char	   *json_name = psprintf("liveid_%s", which);
 
-	lang = CustomerString(seen[0] ? &vals[0] : NULL, "lang");
-	if (strlen(lang) != 2 || !islower((unsigned char) lang[0]) || !islower((unsigned char) lang[1]))
-		CustomerError("lang", psprintf("\"%s\" is not a two-letter lowercase language code (ISO 639-1) such as \"it\".", lang));
-	if (!liveid_is_email(CustomerString(seen[1] ? &vals[1] : NULL, "liveid_email")))
-		CustomerError("liveid_email", "It is not an e-mail address.");
-	CustomerString(seen[2] ? &vals[2] : NULL, "liveid_name");
-	CustomerString(seen[3] ? &vals[3] : NULL, "liveid_surname");
-	if (!seen[4] || vals[4].type != jbvBinary)
-		CustomerError("data", "\"data\" is required and must be an object of fields.");
-	liveid_check_data(vals[4].val.binary.data);
-	if (seen[5])
-		CheckServerCallback(&vals[5]);
-	if (seen[6] && !IsCount(&vals[6], 10))
-		CustomerError("liveid_priorityQueueLevel", "It must be an integer from 0 to 10.");
+	for (const char *p = name; *p; p++)
+		if (!isspace((unsigned char) *p))
+			return;
+	CustomerError(member, which, json_name,
+				  psprintf("A %s must not be empty or only white space.", which), NULL);
+}
+
+/* Checks the customer's queue priority level: 0 to 10. */
+void
+liveid_check_customer_priority(int64 level, bool member)
+{
+	if (level < 0 || level > 10)
+		CustomerError(member, "priority", "liveid_priorityQueueLevel",
+					  psprintf("%lld is not a queue priority level from 0 to 10.", (long long) level),
+					  "Pass a queue priority level from 0 to 10.");
 }

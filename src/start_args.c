@@ -31,36 +31,6 @@ static const char *const routing_args[] = {
 	"operator_id", "operator_email", "operator_external_id", "direct"
 };
 
-/* Raises the 22023 error of a bad argument. */
-void
-liveid_arg_error(const char *arg, const char *detail, const char *hint)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid value for argument \"%s\"", arg),
-			 errdetail_internal("%s", detail),
-			 hint ? errhint("%s", hint) : 0));
-}
-
-/* Raises the 22023 error of a NULL argument that is required. */
-void
-liveid_null_arg_error(const char *arg, const char *hint)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("argument \"%s\" must not be null", arg),
-			 errhint("%s", hint)));
-}
-
-/* A text argument as a C string, or NULL. */
-char *
-liveid_text_arg(FunctionCallInfo fcinfo, int argno)
-{
-	if (PG_ARGISNULL(argno))
-		return NULL;
-	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
-}
-
 /* A uuid argument in its text form, or NULL. */
 static char *
 UuidArg(FunctionCallInfo fcinfo, int argno)
@@ -77,16 +47,6 @@ BoolArg(FunctionCallInfo fcinfo, int argno)
 	if (PG_ARGISNULL(argno))
 		return NULL;
 	return PG_GETARG_BOOL(argno) ? "true" : "false";
-}
-
-/* True when s is empty or only white space. */
-bool
-liveid_is_blank(const char *s)
-{
-	for (; *s; s++)
-		if (!isspace((unsigned char) *s))
-			return false;
-	return true;
 }
 
 /* The standard Base64 of s converted to UTF-8, palloc'd. */

@@ -73,34 +73,6 @@ RemotePost(RemoteCall *c, const char *path, const char *body, const char *what)
 	c->answer = liveid_answer_object(liveid_answer_parse(r->body, r->len), what);
 }
 
-/*
- * The argument, or the setting when the argument is NULL; 22023 with a
- * hint naming the setting when neither is given.
- */
-const char *
-liveid_setting_or(const char *arg, const char *setting, const char *setting_name,
-				  const char *what)
-{
-	const char *v = arg ? arg : setting;
-
-	if (v == NULL || *v == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("no %s given", what),
-				 arg ? errdetail("The argument \"%s\" is empty.", what)
-				 : errdetail("The argument \"%s\" is NULL and %s is not set.", what, setting_name),
-				 errhint("Pass %s => ..., or SET %s.", what, setting_name)));
-	/* a code or id this long is no one's: refuse it rather than send it */
-	if (strlen(v) > LIVEID_MAX_CODE_LEN)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid value for argument \"%s\"", what),
-				 errdetail("It is %zu bytes long; LiveID+ codes and ids have at most %d.",
-						   strlen(v), LIVEID_MAX_CODE_LEN),
-				 errhint("Pass the %s as Namirial issued it.", what)));
-	return v;
-}
-
 /* The organization argument (text, may be NULL) or liveid.organization. */
 static const char *
 OrganizationArg(FunctionCallInfo fcinfo, int argno)
