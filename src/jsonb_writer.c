@@ -47,8 +47,13 @@
 /* open containers there is room for at first */
 #define INITIAL_FRAMES 16
 
-/* entries of one chunk of a Vec */
-#define VEC_CHUNK 8192
+/*
+ * Entries of one chunk of a Vec: small enough that a chunk (at most 6 kB)
+ * stays an ordinary palloc chunk, so that the many small answers cost no
+ * large allocation and no zeroing of one; a 7.9 MB answer takes a few
+ * thousand chunks.
+ */
+#define VEC_CHUNK 512
 
 /* a growing array in fixed chunks: growth never copies or doubles */
 typedef struct Vec
