@@ -164,6 +164,21 @@ ShowApiKey(void)
 	return (api_key_current && *api_key_current) ? "********" : "";
 }
 
+/*
+ * The host part of an http(s) URL setting (after the scheme), or NULL with
+ * the GUC error detail set when v does not start with one of the schemes.
+ */
+static const char *
+UrlHost(const char *v, const char *setting, const char *expected)
+{
+	if (strncmp(v, "https://", 8) == 0)
+		return v + 8;
+	if (strncmp(v, "http://", 7) == 0)
+		return v + 7;
+	GUC_check_errdetail("%s must %s.", setting, expected);
+	return NULL;
+}
+
 /* check hook of liveid.url: an absolute http(s) URL, nothing after the path. */
 static bool
 CheckUrl(char **newval, void **extra, GucSource source)
@@ -174,15 +189,9 @@ CheckUrl(char **newval, void **extra, GucSource source)
 
 	if (v == NULL)
 		return true;
-	if (strncmp(v, "https://", 8) == 0)
-		host = v + 8;
-	else if (strncmp(v, "http://", 7) == 0)
-		host = v + 7;
-	else
-	{
-		GUC_check_errdetail("liveid.url must start with https:// or http://.");
+	host = UrlHost(v, "liveid.url", "start with https:// or http://");
+	if (host == NULL)
 		return false;
-	}
 	hostlen = strcspn(host, "/");
 	if (hostlen == 0)
 	{
@@ -218,15 +227,9 @@ CheckProxy(char **newval, void **extra, GucSource source)
 
 	if (v == NULL || *v == '\0')
 		return true;
-	if (strncmp(v, "https://", 8) == 0)
-		host = v + 8;
-	else if (strncmp(v, "http://", 7) == 0)
-		host = v + 7;
-	else
-	{
-		GUC_check_errdetail("liveid.proxy must be empty or start with http:// or https://.");
+	host = UrlHost(v, "liveid.proxy", "be empty or start with http:// or https://");
+	if (host == NULL)
 		return false;
-	}
 	hostlen = strcspn(host, "/");
 	if (memchr(host, '@', strlen(host)) != NULL)
 	{

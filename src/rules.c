@@ -448,11 +448,7 @@ CustomerError(bool member, const char *arg, const char *name,
 				 errmsg("invalid customer member \"%s\"", name),
 				 errdetail_internal("%s", detail),
 				 errhint("Build the customer with liveid.customer().")));
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid value for argument \"%s\"", arg),
-			 errdetail_internal("%s", detail),
-			 hint ? errhint("%s", hint) : 0));
+	liveid_arg_error(arg, detail, hint);
 }
 
 /* Checks the customer's language: two lowercase ASCII letters (ISO 639-1). */
