@@ -101,7 +101,7 @@ typedef struct Watched
 /* what curl asked for (OnSocket, OnTimer) */
 static Watched watched[MAX_SOCKETS];
 static int	nwatched = 0;
-static bool watched_changed = true; /* a socket came or went */
+static bool socket_closed = true;	/* curl closed a socket: rebuild */
 static bool timer_set = false;
 static TimestampTz timer_at;
 
@@ -109,6 +109,7 @@ static TimestampTz timer_at;
 static WaitEventSet *wait_set = NULL;
 static Watched built[MAX_SOCKETS];
 static int	built_pos[MAX_SOCKETS];
+static int	nbuilt = 0;
 
 /* what a transfer collects; its callbacks only record */
 typedef struct Transfer
@@ -187,8 +188,10 @@ WriteBody(char *ptr, size_t size, size_t nmemb, void *userdata)
 
 /*
  * Socket callback: records which sockets curl wants watched and for what.
- * A socket that comes or goes marks the set changed (the wait set is then
- * rebuilt: a closed socket's number may come back as another socket).
+ * A kept-alive connection's socket is removed at the end of each request
+ * and added again at the start of the next: SyncWaitSet() keeps it in the
+ * wait set meanwhile, so a request on a kept-alive connection builds no
+ * new set.
  */
 static int
 OnSocket(CURL *e, curl_socket_t fd, int what, void *clientp, void *socketp)
@@ -201,10 +204,7 @@ OnSocket(CURL *e, curl_socket_t fd, int what, void *clientp, void *socketp)
 	if (what == CURL_POLL_REMOVE || what == CURL_POLL_NONE)
 	{
 		if (i < nwatched)
-		{
 			watched[i] = watched[--nwatched];
-			watched_changed = true;
-		}
 		return 0;
 	}
 	if (i == nwatched)
@@ -212,10 +212,21 @@ OnSocket(CURL *e, curl_socket_t fd, int what, void *clientp, void *socketp)
 		if (nwatched == MAX_SOCKETS)
 			return -1;			/* curl fails the transfer */
 		watched[nwatched++].fd = fd;
-		watched_changed = true;
 	}
 	watched[i].what = what;
 	return 0;
+}
+
+/*
+ * Close-socket callback: closes it, and has the wait set rebuilt before its
+ * next use (epoll forgets a closed socket, and its number may come back as
+ * another one).
+ */
+static int
+OnCloseSocket(void *clientp, curl_socket_t fd)
+{
+	socket_closed = true;
+	return close(fd);
 }
 
 /* Timer callback: records when curl next wants to act (-1: never). */
@@ -273,6 +284,7 @@ SetUpHandle(const char *ca_file)
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, WriteBody);
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, OnCloseSocket);
 	/* "" means no host is exempt from liveid.proxy, whatever NO_PROXY says */
 	curl_easy_setopt(easy, CURLOPT_NOPROXY, "");
 	if (*ca_file)
@@ -704,17 +716,37 @@ SocketEvents(int what)
 		((what & CURL_POLL_OUT) ? WL_SOCKET_WRITEABLE : 0);
 }
 
+/* The position in the built wait set of socket fd, or -1. */
+static int
+BuiltPosition(curl_socket_t fd)
+{
+	for (int i = 0; i < nbuilt; i++)
+		if (built[i].fd == fd)
+			return i;
+	return -1;
+}
+
 /*
- * Brings wait_set in line with what curl watches: rebuilt when a socket
- * came or went, otherwise only the flags that changed are modified.
+ * Brings wait_set in line with what curl watches.  It is rebuilt only when
+ * curl watches a socket the set does not hold, holds one curl no longer
+ * watches (so that an idle socket cannot wake the wait), or closed a
+ * socket; otherwise only the flags that changed are modified.  So the
+ * requests of a kept-alive connection create no set and no epoll instance.
  */
 static void
 SyncWaitSet(void)
 {
-	if (watched_changed || wait_set == NULL)
+	bool		rebuild = socket_closed || wait_set == NULL || nwatched != nbuilt;
+
+	for (int i = 0; i < nwatched && !rebuild; i++)
+		rebuild = BuiltPosition(watched[i].fd) < 0;
+	if (rebuild)
 	{
 		if (wait_set)
 			FreeWaitEventSet(wait_set);
+		wait_set = NULL;
+		nbuilt = 0;
+		socket_closed = false;
 		/* kept in wait_set at once, so an ERROR below cannot leak it */
 #if PG_VERSION_NUM >= 170000
 		wait_set = CreateWaitEventSet(NULL, MAX_SOCKETS + 2);
@@ -725,20 +757,24 @@ SyncWaitSet(void)
 		AddWaitEventToSet(wait_set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 		for (int i = 0; i < nwatched; i++)
 		{
-			built[i] = watched[i];
 			built_pos[i] = AddWaitEventToSet(wait_set, SocketEvents(watched[i].what),
 											 watched[i].fd, NULL, NULL);
+			built[i] = watched[i];
+			nbuilt = i + 1;
 		}
-		watched_changed = false;
 		return;
 	}
-	/* the same sockets in the same order: only their flags may differ */
+	/* the same sockets: only their flags may differ */
 	for (int i = 0; i < nwatched; i++)
-		if (built[i].what != watched[i].what)
+	{
+		int			b = BuiltPosition(watched[i].fd);
+
+		if (built[b].what != watched[i].what)
 		{
-			ModifyWaitEvent(wait_set, built_pos[i], SocketEvents(watched[i].what), NULL);
-			built[i].what = watched[i].what;
+			ModifyWaitEvent(wait_set, built_pos[b], SocketEvents(watched[i].what), NULL);
+			built[b].what = watched[i].what;
 		}
+	}
 }
 
 /* Milliseconds until curl's timer fires (0: now), or -1 when none is set. */
