@@ -82,3 +82,18 @@ SELECT external_id, status, close_status, closed_at IS NOT NULL AS closed FROM l
 SELECT * FROM liveid.queue();
 SELECT * FROM liveid.available_operators();
 SELECT period_start::date AS day, average_wait, calls FROM liveid.daily_waiting_times() LIMIT 7;
+
+\echo
+\echo '== Each team sees its own customers: row-level security on the ledger'
+CREATE ROLE demo_team_a LOGIN IN ROLE liveid_user;
+CREATE ROLE demo_team_b LOGIN IN ROLE liveid_user;
+SET ROLE demo_team_a;
+SELECT liveid.service_start(liveid.customer('it', 'anna.bianchi@example.com', 'Anna', 'Bianchi'),
+                            external_id => 'TEAM-A-1') IS NOT NULL AS team_a_started;
+SELECT external_id, created_by FROM liveid.calls;
+SET ROLE demo_team_b;
+SELECT count(*) AS calls_team_b_sees FROM liveid.calls;
+SELECT * FROM liveid.async_request_info(:'call_uid');
+RESET ROLE;
+SELECT external_id, created_by FROM liveid.calls ORDER BY created_at;
+DROP ROLE demo_team_a, demo_team_b;
