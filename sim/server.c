@@ -458,11 +458,10 @@ LogRequest(struct MHD_Connection *conn, const char *method, const char *url,
 	pthread_mutex_unlock(&log_lock);
 }
 
-/* Counts an answer's status class. */
+/* Counts an answer's status class (requests are counted on arrival). */
 static void
 CountStatus(int status)
 {
-	atomic_fetch_add(&stat_requests, 1);
 	if (status < 300)
 		atomic_fetch_add(&stat_2xx, 1);
 	else if (status >= 400 && status < 500)
@@ -667,6 +666,11 @@ AccessHandler(void *cls, struct MHD_Connection *conn, const char *url,
 		ctx = calloc(1, sizeof(ConnCtx));
 		ctx->started = sim_now_precise();
 		*con_cls = ctx;
+		/*
+		 * counted as it arrives, not when answered: a delayed answer must
+		 * not show up in a later reading as if it were a later request
+		 */
+		atomic_fetch_add(&stat_requests, 1);
 		/* a client that waits for "100 Continue" before sending its body */
 		if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT))
 			atomic_fetch_add(&stat_expect, 1);

@@ -342,6 +342,21 @@ subtest 'FAULT-ANSWER-<n>: crafted answers' => sub {
     is(ops('FAULT-ANSWER')->{status}, 404, 'FAULT-ANSWER without a number: not a fault');
 };
 
+subtest '/sim/stats counts a request as it arrives, not when answered' => sub {
+    my $before = req('GET', '/sim/stats')->{json}{requests};
+    my $body = json_text({ orgCode => 'FAULT-DELAY-1500' });
+    my $c = raw_connect() or die "connect: $!";
+    print $c "POST /api/service/getAvailableOperators HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+      . "apikey: " . DEMO_KEY . "\r\nContent-Type: application/json\r\n"
+      . "Content-Length: " . length($body) . "\r\nConnection: close\r\n\r\n$body";
+    # the delayed request is in; its answer is 1.5 s away
+    Time::HiRes::sleep(0.3);
+    is(req('GET', '/sim/stats')->{json}{requests}, $before + 2,
+       'counted while its answer is still delayed (it and this reading)');
+    my $r = raw_read_response($c, 5);
+    is($r->{status}, 200, 'then answered');
+};
+
 subtest 'after all the faults the simulator is well' => sub {
     my $h = req('GET', '/sim/health');
     is($h->{status}, 200, '/sim/health: 200');
