@@ -58,7 +58,8 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 8;
 -- (interval, money, ...) follow settings.
 
 -- One field.  A literal value needs a cast ('x'::text): anyelement cannot
--- take an untyped literal.  label is required (22023 when NULL).
+-- take an untyped literal.  A NULL label leaves the label out: data_agg
+-- gives such a field its key made readable, customer() refuses it.
 CREATE FUNCTION liveid.data_field(value anyelement, label text DEFAULT NULL,
                                   datatype text DEFAULT NULL, "order" integer DEFAULT NULL,
                                   display text DEFAULT NULL, attributes jsonb DEFAULT NULL)
@@ -89,7 +90,8 @@ AS 'MODULE_PATHNAME', 'liveid_data_agg_finalfn'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
 -- The data object of (key, field) rows: each field is checked against the
--- rules, a NULL key or field and a key given twice are 22023.  No rows give
+-- rules and, without a label, labelled with its key made readable; a NULL
+-- key or field and a key given twice are 22023.  No rows give
 -- {} (not NULL), an empty data object the service accepts, so that
 -- liveid.customer(..., data => (SELECT liveid.data_agg(...) ...)) works
 -- whether or not there are fields to send.
