@@ -20,34 +20,40 @@ $$;
 CREATE SCHEMA liveid;
 REVOKE ALL ON SCHEMA liveid FROM PUBLIC;
 GRANT USAGE ON SCHEMA liveid TO liveid_user, liveid_admin;
+COMMENT ON SCHEMA liveid IS 'LiveID+ video identification as SQL: start calls, build their forms, query the service and keep a ledger of calls';
 
 -- Transport: one authenticated call to liveid.url || path (administrators).
 CREATE FUNCTION liveid.request(method text, path text, body jsonb DEFAULT NULL)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'liveid_request'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION liveid.request(text, text, jsonb) IS 'make one authenticated call to any LiveID+ API path and return its JSON answer (for administrators)';
 
 -- Utility APIs.
 CREATE FUNCTION liveid.available_operators(organization text DEFAULT NULL)
 RETURNS TABLE (organization text, available_operators integer)
 AS 'MODULE_PATHNAME', 'liveid_available_operators'
 LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1;
+COMMENT ON FUNCTION liveid.available_operators(text) IS 'how many operators of an organization are available to answer calls now';
 
 CREATE FUNCTION liveid.queue(process uuid DEFAULT NULL)
 RETURNS TABLE (process uuid, waiting integer)
 AS 'MODULE_PATHNAME', 'liveid_queue'
 LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1;
+COMMENT ON FUNCTION liveid.queue(uuid) IS 'how many customers are waiting in the queue of a process now';
 
 CREATE FUNCTION liveid.available_languages(organization text DEFAULT NULL)
 RETURNS TABLE (organization text, lang text)
 AS 'MODULE_PATHNAME', 'liveid_available_languages'
 LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 5;
+COMMENT ON FUNCTION liveid.available_languages(text) IS 'the languages the operators of an organization speak, one row each';
 
 CREATE FUNCTION liveid.daily_waiting_times(organization text DEFAULT NULL)
 RETURNS TABLE (organization text, period_start timestamptz, period_end timestamptz,
                average_wait interval, calls integer)
 AS 'MODULE_PATHNAME', 'liveid_daily_waiting_times'
 LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 8;
+COMMENT ON FUNCTION liveid.daily_waiting_times(text) IS 'the average wait and number of calls of an organization for each day of the last week and for the last hour';
 
 -- ==== Payload builders (src/payload.c, src/row_to_data.c) ====
 -- The data object of a ServiceStartJson: one field per key, each
@@ -58,13 +64,15 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 8;
 -- (interval, money, ...) follow settings.
 
 -- One field.  A literal value needs a cast ('x'::text): anyelement cannot
--- take an untyped literal.  label is required (22023 when NULL).
+-- take an untyped literal.  A NULL label leaves the label out: data_agg
+-- gives such a field its key made readable, customer() refuses it.
 CREATE FUNCTION liveid.data_field(value anyelement, label text DEFAULT NULL,
                                   datatype text DEFAULT NULL, "order" integer DEFAULT NULL,
                                   display text DEFAULT NULL, attributes jsonb DEFAULT NULL)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'liveid_data_field'
 LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION liveid.data_field(anyelement, text, text, integer, text, jsonb) IS 'one field of the form the operator sees, its datatype inferred from the value''s SQL type unless given (data_agg labels it when label is NULL)';
 
 -- A row as the data object: one field per column (key = column name;
 -- label from labels, else the column's comment, else the name made
@@ -77,19 +85,23 @@ CREATE FUNCTION liveid.row_to_data(r record, labels jsonb DEFAULT NULL,
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'liveid_row_to_data'
 LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION liveid.row_to_data(record, jsonb, jsonb) IS 'a whole row as the data object of a customer, one form field per column labelled from labels, the column''s comment or its name';
 
 CREATE FUNCTION liveid.data_agg_transfn(internal, key text, field jsonb)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'liveid_data_agg_transfn'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION liveid.data_agg_transfn(internal, text, jsonb) IS 'support function of the aggregate liveid.data_agg: checks and keeps one (key, field) row';
 
 CREATE FUNCTION liveid.data_agg_finalfn(internal)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'liveid_data_agg_finalfn'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION liveid.data_agg_finalfn(internal) IS 'support function of the aggregate liveid.data_agg: makes the data object of the rows kept';
 
 -- The data object of (key, field) rows: each field is checked against the
--- rules, a NULL key or field and a key given twice are 22023.  No rows give
+-- rules and, without a label, labelled with its key made readable; a NULL
+-- key or field and a key given twice are 22023.  No rows give
 -- {} (not NULL), an empty data object the service accepts, so that
 -- liveid.customer(..., data => (SELECT liveid.data_agg(...) ...)) works
 -- whether or not there are fields to send.
@@ -99,6 +111,7 @@ CREATE AGGREGATE liveid.data_agg(key text, field jsonb) (
     FINALFUNC = liveid.data_agg_finalfn,
     PARALLEL = SAFE
 );
+COMMENT ON AGGREGATE liveid.data_agg(text, jsonb) IS 'the data object of a customer from (key, field) rows, labelling a field without a label with its key made readable';
 
 GRANT EXECUTE ON FUNCTION
     liveid.data_field(anyelement, text, text, integer, text, jsonb),
@@ -141,7 +154,16 @@ CREATE INDEX calls_id_conference_idx ON liveid.calls (id_conference)
     WHERE id_conference IS NOT NULL;
 CREATE INDEX calls_external_id_idx ON liveid.calls (external_id)
     WHERE external_id IS NOT NULL;
-COMMENT ON TABLE liveid.calls IS 'LiveID+ calls started with liveid.service_start()';
+COMMENT ON TABLE liveid.calls IS 'the ledger of LiveID+ calls started with liveid.service_start(), one row each, written only by the extension';
+COMMENT ON COLUMN liveid.calls.organization IS 'the organization the call was started for';
+COMMENT ON COLUMN liveid.calls.external_id IS 'the caller''s own reference for the call (service_start''s external_id), if any';
+COMMENT ON COLUMN liveid.calls.created_at IS 'when the call was started';
+COMMENT ON COLUMN liveid.calls.id_conference IS 'the id of the latest conference of the call, once the customer opened the link';
+COMMENT ON COLUMN liveid.calls.closed_at IS 'when the latest conference of the call ended';
+COMMENT ON COLUMN liveid.calls.process_live IS 'id_process of the live (operator) process; NULL when process was given';
+COMMENT ON COLUMN liveid.calls.process_self IS 'id_process of the self (unattended) process; NULL when process was given';
+COMMENT ON COLUMN liveid.calls.method IS 'how the call was pushed: start (the default) or live';
+COMMENT ON COLUMN liveid.calls.expire IS 'when the service removes the call if nobody opened it; NULL for the service''s own limit';
 COMMENT ON COLUMN liveid.calls.uid IS 'the asynchronous request''s uId';
 COMMENT ON COLUMN liveid.calls.process IS 'id_process; NULL when the pair process_live + process_self was given';
 COMMENT ON COLUMN liveid.calls.launch_url IS 'the link the customer opens';
@@ -170,6 +192,7 @@ CREATE FUNCTION liveid.customer(lang text, email text, name text, surname text,
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'liveid_customer'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION liveid.customer(text, text, text, text, jsonb, text, jsonb, integer) IS 'the customer of a call (a ServiceStartJson) from its language, e-mail address, name, surname and form data, checked as service_start will';
 
 -- Starts an asynchronous call, records it, returns its launch URL.
 CREATE FUNCTION liveid.service_start(customer jsonb, process uuid DEFAULT NULL,
@@ -191,6 +214,7 @@ CREATE FUNCTION liveid.service_start(customer jsonb, process uuid DEFAULT NULL,
 RETURNS text
 AS 'MODULE_PATHNAME', 'liveid_service_start'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION liveid.service_start(jsonb, uuid, text, text, text, text, uuid, text, text, text, text, boolean, boolean, uuid, uuid, text, timestamptz) IS 'start an asynchronous LiveID+ call for a customer, record it in liveid.calls and return the link the customer opens';
 
 -- The HTML form (or iframe and form) of a synchronous /app/service-start.
 CREATE FUNCTION liveid.launch_form(customer jsonb, process uuid DEFAULT NULL,
@@ -211,6 +235,7 @@ CREATE FUNCTION liveid.launch_form(customer jsonb, process uuid DEFAULT NULL,
 RETURNS text
 AS 'MODULE_PATHNAME', 'liveid_launch_form'
 LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION liveid.launch_form(jsonb, uuid, text, text, text, text, uuid, text, text, text, text, boolean, boolean, uuid, uuid, text) IS 'the HTML form (or iframe and form) that opens a synchronous LiveID+ call for a customer in the browser';
 
 -- The calls of an asynchronous request; brings the ledger up to date.
 CREATE FUNCTION liveid.async_request_info(uid text)
@@ -218,6 +243,7 @@ RETURNS TABLE (uid text, id_conference text, status text, close_status text,
                started_at timestamptz, ended_at timestamptz)
 AS 'MODULE_PATHNAME', 'liveid_async_request_info'
 LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1;
+COMMENT ON FUNCTION liveid.async_request_info(text) IS 'the conferences of a call started with service_start, with their status, as the service reports them now';
 
 GRANT EXECUTE ON FUNCTION
     liveid.customer(text, text, text, text, jsonb, text, jsonb, integer),

@@ -120,9 +120,29 @@ SELECT liveid.data_field('2026-11-24'::date, 'Expiry', 'month') ->> 'value' AS m
 SELECT liveid.data_field(true, 'Consent') AS checkbox;
 SELECT liveid.data_field('2024-05'::text, 'Expiry', 'month') AS month_text;
 
--- data_field: the rules (22023), a NULL label first.
+-- data_field without a label: a field without a "label" member, which
+-- data_agg labels with its key made readable; its messages say "(no label)".
+SELECT liveid.data_field(1) AS no_label, liveid.data_field(1, NULL) AS null_label;
+SELECT jsonb_pretty(liveid.data_agg(k, f))
+  FROM (VALUES ('birth_date', liveid.data_field('1985-08-01'::date, "order" => 2)),
+               ('__città_di_nascita_', liveid.data_field('Roma'::text, attributes => '{"maxlength": 40}')),
+               ('nome', liveid.data_field('Mario'::text, 'First name'))) AS v(k, f);
+SELECT liveid.data_agg('iban', '{"datatype": "text", "value": "IT60X"}') AS hand_made;
+SELECT try($$SELECT liveid.data_field('x'::text, datatype => 'date')$$) AS no_label_message;
+SELECT try($$SELECT liveid.data_agg('a', '{"datatype": "text"}')$$) AS still_needs_value;
+-- a label-less field that reaches the service is 22023 naming it
+SELECT try($$SELECT liveid.customer('it', 'a@example.com', 'A', 'B',
+                     data => jsonb_build_object('birth_date', liveid.data_field(current_date)))$$) AS customer;
+SELECT try($$SELECT liveid.service_start('{"lang": "it", "liveid_email": "a@example.com", "liveid_name": "A",
+                     "liveid_surname": "B", "data": {"iban": {"datatype": "text", "value": ""}}}',
+                     organization => 'DEMO')$$) AS service_start;
+SELECT try($$SELECT liveid.launch_form('{"lang": "it", "liveid_email": "a@example.com", "liveid_name": "A",
+                     "liveid_surname": "B", "data": {"iban": {"datatype": "text", "value": ""}}}',
+                     organization => 'DEMO')$$) AS launch_form;
 \set VERBOSITY default
-SELECT liveid.data_field(1, NULL);
+SELECT liveid.customer('it', 'a@example.com', 'A', 'B', data => jsonb_build_object('x', liveid.data_field(1)));
+
+-- data_field: the rules (22023).
 SELECT liveid.data_field(1, 'n', 'numeric');
 SELECT liveid.data_field('x'::text, 'Born', 'date');
 SELECT liveid.data_field(1, 'n', display => 'hidden');

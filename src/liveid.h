@@ -207,6 +207,9 @@ extern void liveid_add_attributes(JsonbPair *pairs, int *n, JsonbContainer *attr
 								  const char *field, bool in_row);
 extern int	liveid_attribute_count(JsonbContainer *attrs);	/* 0 for NULL */
 
+/* in row_to_data.c: a name made readable as a label (birth_date -> Birth date) */
+extern char *liveid_readable_name(const char *name);
+
 /*
  * in rules.c: the rules of liveid-api.md for a data field and a
  * ServiceStartJson, on C values; the builders check what they are about to
@@ -253,8 +256,12 @@ extern void liveid_check_callback_url(const char *url);
  * in walk.c: what arrives as jsonb from a caller, walked once into the
  * rules of rules.c.
  */
-/* one data field object; key names it in messages */
-extern void liveid_check_data_field(const char *key, JsonbContainer *field);
+/*
+ * one data field object; key names it in messages.  need_label: a field
+ * without a label is 22023 (else it is accepted); returns whether it has one
+ */
+extern bool liveid_check_data_field(const char *key, JsonbContainer *field,
+									bool need_label);
 /* a whole data object: field key -> field object */
 extern void liveid_check_data(JsonbContainer *data);
 /* a whole ServiceStartJson, as service_start gets it */

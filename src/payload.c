@@ -92,8 +92,9 @@ PG_FUNCTION_INFO_V1(liveid_data_field);
 
 /*
  * liveid.data_field(value, label, datatype, "order", display, attributes):
- * one data field, its datatype inferred from value's SQL type unless given.
- * Each argument is checked as it is written; the field is serialized once.
+ * one data field, its datatype inferred from value's SQL type unless given,
+ * without a label when label is NULL.  Each argument is checked as it is
+ * written; the field is serialized once.
  */
 Datum
 liveid_data_field(PG_FUNCTION_ARGS)
@@ -111,15 +112,12 @@ liveid_data_field(PG_FUNCTION_ARGS)
 	int			n = 0;
 	JsonbValue	field;
 
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a data field needs a label"),
-				 errdetail("The argument \"label\" is NULL; the label is what the operator sees beside the value."),
-				 errhint("Pass label => '...', e.g. liveid.data_field(birth_date, label => 'Date of birth').")));
-	label = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	/* the field has no key yet: messages name it by its label */
-	key = *label ? label : "(empty label)";
+	/*
+	 * The field has no key yet: messages name it by its label.  Without one
+	 * it is left out (data_agg gives the field its key made readable).
+	 */
+	label = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	key = label == NULL ? "(no label)" : *label ? label : "(empty label)";
 	FieldValue(fcinfo, cache, key, &datatype, &value, &len, buf);
 	if (!PG_ARGISNULL(4))
 	{
@@ -129,7 +127,8 @@ liveid_data_field(PG_FUNCTION_ARGS)
 
 	pairs = palloc(sizeof(JsonbPair) * (5 + liveid_attribute_count(attrs)));
 	liveid_set_string(liveid_set_member(pairs, &n, "datatype", 8), datatype, strlen(datatype));
-	liveid_set_string(liveid_set_member(pairs, &n, "label", 5), label, strlen(label));
+	if (label)
+		liveid_set_string(liveid_set_member(pairs, &n, "label", 5), label, strlen(label));
 	liveid_set_string(liveid_set_member(pairs, &n, "value", 5), value, len);
 	if (!PG_ARGISNULL(3))
 	{
@@ -175,6 +174,35 @@ ItemCompare(const void *a, const void *b)
 	return liveid_key_compare(&((const AggItem *) a)->key, &((const AggItem *) b)->key);
 }
 
+/* A checked field without a label, with the label its key made readable. */
+static Jsonb *
+WithKeyLabel(Jsonb *field, const char *key)
+{
+	JsonbParseState *ps = NULL;
+	JsonbIterator *it = JsonbIteratorInit(&field->root);
+	JsonbIteratorToken tok;
+	JsonbValue	v,
+			   *res = NULL;
+	char	   *label = liveid_readable_name(key);
+
+	/* copy the members over (walk.c checked them), the label last */
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_END_OBJECT)
+		{
+			JsonbValue	k;
+
+			liveid_set_string(&k, "label", 5);
+			pushJsonbValue(&ps, WJB_KEY, &k);
+			liveid_set_string(&v, label, strlen(label));
+			pushJsonbValue(&ps, WJB_VALUE, &v);
+		}
+		res = pushJsonbValue(&ps, tok, tok < WJB_BEGIN_ARRAY ? &v : NULL);
+	}
+	/* pushJsonbValue sorts the object's members into jsonb's key order */
+	return JsonbValueToJsonb(res);
+}
+
 PG_FUNCTION_INFO_V1(liveid_data_agg_transfn);
 
 /* data_agg's transition: checks the field and keeps it under its key. */
@@ -206,7 +234,8 @@ liveid_data_agg_transfn(PG_FUNCTION_ARGS)
 				 errhint("Build the field with liveid.data_field(); it gives a NULL value as an empty one.")));
 	field = PG_GETARG_JSONB_P(2);
 	/* the caller made the field: walk it once, now, naming its key */
-	liveid_check_data_field(key, &field->root);
+	if (!liveid_check_data_field(key, &field->root, false))
+		field = WithKeyLabel(field, key);
 
 	old = MemoryContextSwitchTo(aggcxt);
 	if (PG_ARGISNULL(0))

@@ -357,9 +357,12 @@ ReadOptions(Jsonb *options, TupleDesc tupdesc, ColumnSpec *spec)
 	ResolveColumnLists(tupdesc, spec, all);
 }
 
-/* A column's name made readable: birth_date -> "Birth date". */
-static char *
-ReadableName(const char *name)
+/*
+ * A column's name or a field's key made readable: birth_date -> "Birth
+ * date" (data_agg labels a label-less field with it too).
+ */
+char *
+liveid_readable_name(const char *name)
 {
 	StringInfoData s;
 	char	   *upper;
@@ -492,7 +495,7 @@ PlanField(PlanColumn *c, Form_pg_attribute att, const ColumnSpec *s, Oid relid,
 	if (label == NULL && OidIsValid(relid))
 		label = GetComment(relid, RelationRelationId, att->attnum);
 	if (label == NULL)
-		label = ReadableName(c->name);
+		label = liveid_readable_name(c->name);
 
 	pairs = palloc(sizeof(JsonbPair) * (6 + liveid_attribute_count(s->attributes)));
 	liveid_set_string(liveid_set_member(pairs, &n, "datatype", 8), c->datatype, strlen(c->datatype));

@@ -117,13 +117,26 @@ CheckCoreMember(const char *key, int m, const JsonbValue *v)
 										 core_members[m].name), NULL);
 }
 
+/* Raises the error of a field that reaches the service without a label. */
+static void
+pg_attribute_noreturn()
+NoLabel(const char *key)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("data field \"%s\" has no label", key),
+			 errdetail("The operator sees each field under its label; liveid.data_agg and liveid.row_to_data label a field from its key, liveid.data_field only when given one."),
+			 errhint("Give liveid.data_field a label, or build the data with liveid.data_agg or liveid.row_to_data.")));
+}
+
 /*
  * Walks a field object once: each member to its rule, then (for a whole
  * field) the required members and the value against the datatype.  fn, if
- * not NULL, gets each member after it passed.
+ * not NULL, gets each member after it passed.  Returns whether the field
+ * has a label; need_label makes its absence 22023.
  */
-static void
-WalkField(const char *key, JsonbContainer *obj, WalkMode mode,
+static bool
+WalkField(const char *key, JsonbContainer *obj, WalkMode mode, bool need_label,
 		  LiveidMemberFn fn, void *arg)
 {
 	JsonbIterator *it;
@@ -163,21 +176,30 @@ WalkField(const char *key, JsonbContainer *obj, WalkMode mode,
 			fn(arg, &k, &v);
 	}
 	if (mode != WALK_FIELD)
-		return;
-	/* datatype, label and value are required; order and display are not */
+		return false;
+	/*
+	 * datatype and value are required; a label only where the field goes
+	 * to the service (data_agg gives a label-less field one)
+	 */
 	for (int m = CORE_DATATYPE; m <= CORE_VALUE; m++)
-		if (!seen[m])
+		if (!seen[m] && m != CORE_LABEL)
 			liveid_field_error(key, psprintf("The member \"%s\" is required.", core_members[m].name), NULL);
+	if (!seen[CORE_LABEL] && need_label)
+		NoLabel(key);
 	liveid_check_field_value(key, JbvText(&datatype), value.val.string.val,
 							 value.val.string.len);
+	return seen[CORE_LABEL];
 }
 
-/* Checks one data field object a caller made. */
-void
-liveid_check_data_field(const char *key, JsonbContainer *field)
+/*
+ * Checks one data field object a caller made; returns whether it has a
+ * label (need_label: it must).
+ */
+bool
+liveid_check_data_field(const char *key, JsonbContainer *field, bool need_label)
 {
 	liveid_check_field_key(key);
-	WalkField(key, field, WALK_FIELD, NULL, NULL);
+	return WalkField(key, field, WALK_FIELD, need_label, NULL, NULL);
 }
 
 /* Walks the attributes a builder got, handing each to fn once it passed. */
@@ -185,7 +207,8 @@ void
 liveid_walk_attributes(const char *key, JsonbContainer *attrs, bool in_row,
 					   LiveidMemberFn fn, void *arg)
 {
-	WalkField(key, attrs, in_row ? WALK_ROW_ATTRS : WALK_DATA_FIELD_ATTRS, fn, arg);
+	(void) WalkField(key, attrs, in_row ? WALK_ROW_ATTRS : WALK_DATA_FIELD_ATTRS, false,
+					 fn, arg);
 }
 
 /* Checks a whole data object a caller made (field key -> field). */
@@ -211,7 +234,8 @@ liveid_check_data(JsonbContainer *data)
 		tok = JsonbIteratorNext(&it, &v, true);
 		if (v.type != jbvBinary)
 			liveid_field_error(JbvText(&k), "A data field must be a JSON object.", NULL);
-		liveid_check_data_field(JbvText(&k), v.val.binary.data);
+		/* the data goes to the service: every field needs its label */
+		(void) liveid_check_data_field(JbvText(&k), v.val.binary.data, true);
 	}
 }
 
