@@ -70,7 +70,7 @@ typedef struct Token
 {
 	char	   *token;
 	char		id_conference[37];
-	time_t		expires;
+	double		expires;		/* real time, to the microsecond */
 	struct Token *next;
 } Token;
 
@@ -625,7 +625,11 @@ token_issue(const char *id_conference)
 	t = calloc(1, sizeof(Token));
 	t->token = sim_strdup(out);
 	snprintf(t->id_conference, sizeof(t->id_conference), "%s", id_conference);
-	t->expires = now + sim_opts.token_ttl;
+	/*
+	 * to the microsecond, not the second: a 1-second token issued late in
+	 * a second must not expire at the next tick
+	 */
+	t->expires = sim_now_precise() + sim_opts.token_ttl;
 	t->next = tokens;
 	tokens = t;
 	return out;
@@ -642,7 +646,7 @@ token_check(const char *token, const char *id_conference)
 		{
 			if (id_conference == NULL || strcasecmp(t->id_conference, id_conference) != 0)
 				return 3;
-			if (time(NULL) >= t->expires)
+			if (sim_now_precise() >= t->expires)
 				return 2;
 			return 0;
 		}
