@@ -64,8 +64,13 @@ build: deps
 test: build
 	scripts/test.sh
 
-demo: build
-	scripts/demo.sh
+# The build's output goes to a log, shown only when it fails.
+demo:
+	@log=$$(mktemp /tmp/liveid-demo-build.XXXXXX.log); \
+	echo "make demo: installing what is missing, building and installing liveid and the simulator"; \
+	if $(MAKE) --no-print-directory build >"$$log" 2>&1; then rm -f "$$log"; \
+	else cat "$$log"; echo "make demo: the build failed (log above, kept in $$log)"; exit 1; fi
+	@scripts/demo.sh
 
 bench: build
 	scripts/deps.sh bench
