@@ -1,14 +1,17 @@
 # liveid: a PostgreSQL extension for the LiveID+ video-identification service.
 #
-#   make demo    install what is missing, build, run an example session
-#   make test    install what is missing, build, run every test
+#   make         build the extension only (needs pg_config and libcurl)
+#   make install install it into pg_config's server
+#   make sim     build the LiveID+ simulator (sim/liveid-sim; libmicrohttpd)
+#   make demo    install what is missing, build both, run an example session
+#   make test    install what is missing, build both, run every test
 #   make bench   the benchmarks (figures go to docs/performance.md)
-#   make sim     build the LiveID+ simulator (sim/liveid-sim)
 
 SIM = sim/liveid-sim
 
 # The extension (PGXS).  pg_config may be missing on a fresh machine until
-# `make deps` has run; the targets below install it and call make again.
+# `make deps` has run; deps, build, test, demo and bench install it and call
+# make again, every other target stops with a message saying what to install.
 PG_CONFIG ?= pg_config
 EXTENSION = liveid
 MODULE_big = liveid
@@ -19,7 +22,8 @@ SHLIB_LINK += $(shell curl-config --libs 2>/dev/null)
 REGRESS = init settings request transport utility faults answers tls privileges payload start ledger comments drop
 REGRESS_OPTS = --load-extension=dblink --inputdir=. 
 
-all: sim
+# The extension alone: PGXS's `all` builds $(MODULE_big); the simulator is
+# built only by the targets that run it.
 
 # The sanitizer build (scripts/sanitize.sh, in a copy of the tree):
 # `make SANITIZE=1` compiles and links liveid with ASan + UBSan (PGXS adds
@@ -28,9 +32,18 @@ ifdef SANITIZE
 COPT += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
 
-PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+PGXS := $(wildcard $(shell $(PG_CONFIG) --pgxs 2>/dev/null))
 ifneq ($(PGXS),)
 include $(PGXS)
+else
+# Without pg_config only the targets that need no server work; they install
+# it first (deps) or build the simulator alone.
+NO_PG_GOALS = deps build test demo bench sim clean clean-sim
+ifneq ($(filter-out $(NO_PG_GOALS),$(or $(MAKECMDGOALS),all)),)
+$(error no pg_config with PGXS (PG_CONFIG=$(PG_CONFIG)): install the \
+package postgresql-server-dev-15 (apt-get install postgresql-server-dev-15, \
+or `make deps`), or name another server's with PG_CONFIG=/path/to/pg_config)
+endif
 endif
 
 $(OBJS): src/liveid.h
@@ -41,17 +54,23 @@ $(SIM): sim/*.c sim/*.h sim/Makefile
 	$(MAKE) -C sim
 
 deps:
-	scripts/deps.sh build test
+	scripts/deps.sh build sim test
 
+# The extension and the simulator, for the targets that run against it.
 build: deps
-	$(MAKE) all
+	$(MAKE) all sim
 	$(MAKE) install
 
 test: build
 	scripts/test.sh
 
-demo: build
-	scripts/demo.sh
+# The build's output goes to a log, shown only when it fails.
+demo:
+	@log=$$(mktemp /tmp/liveid-demo-build.XXXXXX.log); \
+	echo "make demo: installing what is missing, building and installing liveid and the simulator"; \
+	if $(MAKE) --no-print-directory build >"$$log" 2>&1; then rm -f "$$log"; \
+	else cat "$$log"; echo "make demo: the build failed (log above, kept in $$log)"; exit 1; fi
+	@scripts/demo.sh
 
 bench: build
 	scripts/deps.sh bench

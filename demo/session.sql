@@ -1,12 +1,16 @@
 -- The example session of `make demo`: what liveid can do so far.
+-- Each step has a title; under it, each SQL statement as typed, then what
+-- it returns.  The requests to /sim/... are the simulator standing in for
+-- the customer and the operator: an application never sends them.
 \pset footer off
+\set VERBOSITY default
 \echo
-\echo '== Install: the key is set in postgresql.conf and shown to nobody'
+\echo '== Step 1. Install: the API key is set in postgresql.conf and shown to nobody'
 CREATE EXTENSION liveid;
 SHOW liveid.api_key;
 
 \echo
-\echo '== Operators, queues, languages and waiting times, as plain SQL'
+\echo '== Step 2. Operators, queues, languages and waiting times, as plain SQL'
 SET liveid.organization = 'DEMO';
 SELECT * FROM liveid.available_operators();
 SELECT * FROM liveid.queue('6f1c2a9e-3b7d-4e2a-9c41-0d5e8f7a1b01');
@@ -14,17 +18,18 @@ SELECT string_agg(lang, ', ') AS languages FROM liveid.available_languages();
 SELECT period_start, period_end, average_wait, calls FROM liveid.daily_waiting_times();
 
 \echo
-\echo '== Errors are clear, carry the right SQLSTATE, and never show the key'
-\set VERBOSITY verbose
+\echo '== Step 3. Errors are clear, carry the right SQLSTATE, and never show the key'
 SELECT * FROM liveid.available_operators('NO-SUCH-ORG');
+\echo '   SQLSTATE' :LAST_ERROR_SQLSTATE '(invalid_parameter_value: the service refused the request)'
 SET liveid.timeout = '300ms';
 SELECT * FROM liveid.available_operators('FAULT-DELAY-2000');
+\echo '   SQLSTATE' :LAST_ERROR_SQLSTATE '(connection_failure: the service did not answer in time)'
 RESET liveid.timeout;
 SELECT liveid.request('GET', '//elsewhere.example/steal');
-\set VERBOSITY default
+\echo '   SQLSTATE' :LAST_ERROR_SQLSTATE '(refused before anything is sent: every request stays under liveid.url)'
 
 \echo
-\echo '== Roles: liveid_user may watch, not reconfigure'
+\echo '== Step 4. Roles: liveid_user may watch, not reconfigure'
 CREATE ROLE demo_operator LOGIN IN ROLE liveid_user;
 SET ROLE demo_operator;
 SELECT * FROM liveid.available_operators('DEMO');
@@ -34,7 +39,7 @@ RESET ROLE;
 DROP ROLE demo_operator;
 
 \echo
-\echo '== A customer table of our own, and one row of it as the call form'
+\echo '== Step 5. A customer table of our own, and one row of it as the call form'
 CREATE TABLE customers (
     id          serial PRIMARY KEY,
     first_name  text NOT NULL,
@@ -52,39 +57,61 @@ SELECT jsonb_pretty(liveid.row_to_data(c, options => '{"exclude": ["id", "first_
   FROM customers c WHERE id = 1;
 
 \echo
-\echo '== Start the identification: the launch URL to e-mail, and the ledger row'
+\echo '== Step 6. Start the identification: the launch URL to e-mail, and the ledger row'
 SET liveid.process = '6f1c2a9e-3b7d-4e2a-9c41-0d5e8f7a1b01';
 SELECT liveid.service_start(
          liveid.customer(lang => 'it', email => c.email, name => c.first_name, surname => c.last_name,
                          data => liveid.row_to_data(c, options => '{"exclude": ["id", "first_name", "last_name", "email"]}')),
          external_id => 'CUSTOMER-' || c.id) AS launch_url
   FROM customers c WHERE id = 1 \gset
-\echo :launch_url
-SELECT uid, organization, external_id, created_by, status FROM liveid.calls \gset call_
+\echo
+\echo 'Launch URL (the link to e-mail to the customer):'
+\echo '   ' :launch_url
+\echo
+\set ECHO none
+SELECT uid FROM liveid.calls \gset call_
+\set ECHO queries
 SELECT organization, external_id, created_by, status FROM liveid.calls;
 
 \echo
-\echo '== Follow the call (the simulator plays the customer and the operator)'
-SELECT liveid.request('POST', '/sim/open', jsonb_build_object('uId', :'call_uid')) ->> 'status' AS customer_opens_link;
+\echo '== Step 7. Follow the call with liveid.async_request_info'
+\echo 'In real life the customer opens the link and an operator answers and closes'
+\echo 'the call.  Here the simulator stands in for both: the requests to /sim/open,'
+\echo '/sim/answer and /sim/close below are marked [SIMULATOR STAND-IN]; an'
+\echo 'application never sends them.'
+\echo
+\echo '[SIMULATOR STAND-IN for the customer] the customer opens the launch URL:'
+SELECT liveid.request('POST', '/sim/open', jsonb_build_object('uId', :'call_uid')) ->> 'status' AS sim_customer_opens_link;
+\echo 'What the application sees: the customer waits for an operator, in the queue.'
 SELECT status, close_status FROM liveid.async_request_info(:'call_uid');
 SELECT * FROM liveid.queue();
-SELECT liveid.request('POST', '/sim/answer', jsonb_build_object('idConference', id_conference)) ->> 'status' AS operator
+\echo '[SIMULATOR STAND-IN for the operator] an operator answers:'
+SELECT liveid.request('POST', '/sim/answer', jsonb_build_object('idConference', id_conference)) ->> 'status' AS sim_operator
   FROM liveid.async_request_info(:'call_uid');
+\echo 'What the application sees: the call is under way.'
 SELECT status, close_status FROM liveid.async_request_info(:'call_uid');
-SELECT liveid.request('POST', '/sim/close', jsonb_build_object('idConference', id_conference, 'closeStatus', 'N')) ->> 'status' AS operator
+\echo '[SIMULATOR STAND-IN for the operator] the operator closes the call as completed (N):'
+SELECT liveid.request('POST', '/sim/close', jsonb_build_object('idConference', id_conference, 'closeStatus', 'N')) ->> 'status' AS sim_operator
   FROM liveid.async_request_info(:'call_uid');
-SELECT status, close_status, ended_at IS NOT NULL AS ended FROM liveid.async_request_info(:'call_uid');
-\echo 'The ledger is up to date:'
+\echo 'What the application sees: the call is closed, with its close code.'
+\echo 'close_status: N completed, S suspended by the operator, A aborted by the'
+\echo 'operator, K ended by the system after an unexpected error.'
+SELECT status, close_status,
+       CASE close_status WHEN 'N' THEN 'completed' WHEN 'S' THEN 'suspended'
+                         WHEN 'A' THEN 'aborted' WHEN 'K' THEN 'ended by the system' END AS meaning,
+       ended_at IS NOT NULL AS ended
+  FROM liveid.async_request_info(:'call_uid');
+\echo 'The ledger is up to date (close_status as above):'
 SELECT external_id, status, close_status, closed_at IS NOT NULL AS closed FROM liveid.calls;
 
 \echo
-\echo '== Queue metrics'
+\echo '== Step 8. Queue metrics after the call'
 SELECT * FROM liveid.queue();
 SELECT * FROM liveid.available_operators();
 SELECT period_start::date AS day, average_wait, calls FROM liveid.daily_waiting_times() LIMIT 7;
 
 \echo
-\echo '== Each team sees its own customers: row-level security on the ledger'
+\echo '== Step 9. Each team sees its own customers: row-level security on the ledger'
 CREATE ROLE demo_team_a LOGIN IN ROLE liveid_user;
 CREATE ROLE demo_team_b LOGIN IN ROLE liveid_user;
 SET ROLE demo_team_a;
@@ -93,7 +120,18 @@ SELECT liveid.service_start(liveid.customer('it', 'anna.bianchi@example.com', 'A
 SELECT external_id, created_by FROM liveid.calls;
 SET ROLE demo_team_b;
 SELECT count(*) AS calls_team_b_sees FROM liveid.calls;
+\echo 'Nor may team B look up the first call, which it did not start:'
 SELECT * FROM liveid.async_request_info(:'call_uid');
 RESET ROLE;
+\echo 'The table owner (or a member of liveid_admin) sees every call:'
 SELECT external_id, created_by FROM liveid.calls ORDER BY created_at;
 DROP ROLE demo_team_a, demo_team_b;
+
+\echo
+\echo '== Summary'
+\echo 'liveid installed with its key hidden (1); watched operators, queues, languages'
+\echo 'and waiting times in SQL (2, 8); showed errors with their SQLSTATE (3) and'
+\echo 'the limits of liveid_user (4); built the call form from a table row (5);'
+\echo 'started an identification and got its launch URL, recorded in liveid.calls'
+\echo '(6); followed it to its close code N, completed (7), the simulator standing'
+\echo 'in for the customer and the operator; and kept each team to its own calls (9).'

@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project needs, and only those missing.
-#   scripts/deps.sh [build] [test] [bench]   (default: build test)
+#   scripts/deps.sh [build] [sim] [test] [bench]   (default: build sim test)
+#     build  the extension: compiler, PostgreSQL 15 and its headers, libcurl
+#     sim    the simulator (sim/): libmicrohttpd, cJSON, libcurl
+#     test   what the test suites and the demo run: curl, openssl, perl
 set -euo pipefail
 
 groups=("$@")
-[ ${#groups[@]} -gt 0 ] || groups=(build test)
+[ ${#groups[@]} -gt 0 ] || groups=(build sim test)
 
 want=()
 for g in "${groups[@]}"; do
   case "$g" in
-    build) want+=(gcc make pkg-config libmicrohttpd-dev libcjson-dev libcurl4-openssl-dev
+    build) want+=(gcc make pkg-config libcurl4-openssl-dev
                   postgresql-15 postgresql-server-dev-15 postgresql-contrib postgresql-common) ;;
+    sim)   want+=(gcc make libmicrohttpd-dev libcjson-dev libcurl4-openssl-dev) ;;
     test)  want+=(curl openssl perl ca-certificates libipc-run-perl) ;;
     bench) want+=(wrk) ;;
-    *) echo "deps.sh: unknown group '$g' (build, test, bench)" >&2; exit 2 ;;
+    *) echo "deps.sh: unknown group '$g' (build, sim, test, bench)" >&2; exit 2 ;;
   esac
 done
 

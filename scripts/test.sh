@@ -2,6 +2,13 @@
 # Runs every test suite and ends with one line: "N passed, N failed".
 # Each suite prints a last line "<suite>: N passed, N failed".
 #
+# The unit of every count is one check: in the TAP suites one assertion (a
+# leaf ok / not ok, subtests not counted themselves; t/run-tap.pl), in the
+# pg_regress suites one test file (sql/NAME.sql against expected/NAME.out;
+# pg_regress compares whole files).  A suite that fails without saying what
+# (no result line, a non-zero exit with nothing failed, a sanitizer report)
+# counts one more failed check.
+#
 #   tap           the simulator's TAP tests (sim/t/)
 #   regress       pg_regress (sql/, expected/) in a throwaway cluster
 #   tap-ext       the extension's TAP tests (t/), real clusters
@@ -122,6 +129,10 @@ asan_suite() {
   return $rc
 }
 
+# The simulator every suite runs against: `make test` builds it with the
+# extension; this builds it (or finds it up to date) when the script runs alone.
+make -s -C sim >/dev/null || { echo "the simulator (sim/) does not build"; echo "0 passed, 1 failed"; exit 1; }
+
 run_suite tap perl t/run-tap.pl sim/t/*.t
 run_suite regress regress regress "$PWD"
 run_suite tap-ext ext_tap tap-ext
@@ -134,5 +145,6 @@ if [ "${LIVEID_NO_SANITIZE:-}" != 1 ]; then
   run_suite tap-asan asan_suite tap-asan ext_tap
 fi
 
+echo "(checks: TAP assertions and pg_regress test files)"
 echo "$passed passed, $failed failed"
 exit $status

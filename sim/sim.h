@@ -3,7 +3,7 @@
  * sim.h
  *		Shared declarations of the LiveID+ simulator (liveid-sim).
  *
- * The simulator implements the service as ../shared/reference/liveid-api.md
+ * The simulator implements the service as docs/liveid-api.md
  * describes it.  Each file owns one concern; this header says which file
  * each declaration lives in.
  *
