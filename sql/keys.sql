@@ -87,6 +87,15 @@ RESET liveid.organization;
 -- ACME's process with DEMO's key is refused by the service
 SELECT try($$SELECT * FROM liveid.queue('b7d0c3e4-1f2a-4b5c-8d6e-7f8091a2b301')$$);
 
+-- A call started for ACME is asked about with ACME's key, the one of the
+-- organization the ledger recorded (DEMO's would be refused).
+SELECT liveid.service_start(liveid.customer('en', 'a@example.com', 'A', 'B'),
+         organization => 'ACME', process => 'b7d0c3e4-1f2a-4b5c-8d6e-7f8091a2b301',
+         external_id => 'keys-acme') ~ '[?&]uId=' AS started;
+SELECT uid AS acme_uid FROM liveid.calls WHERE external_id = 'keys-acme' \gset
+SELECT try(format('SELECT * FROM liveid.async_request_info(%L)', :'acme_uid'));
+DELETE FROM liveid.calls WHERE external_id = 'keys-acme';
+
 -- An organization with no key anywhere: 22023 naming it and the
 -- settings, nothing sent (the last line counts its own stats request).
 SELECT (liveid.request('GET', '/sim/stats') ->> 'requests')::int AS before \gset
