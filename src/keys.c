@@ -12,8 +12,8 @@
  * server's configuration does, with no stat() on each call and no reading
  * in the middle of a transaction.  Backends inherit the postmaster's keys
  * at fork.  A file that cannot be used keeps the keys in force and says why
- * at LOG (in the postmaster; each backend repeats it at DEBUG2 only), with
- * the line number and never a key.
+ * at LOG (in the postmaster when liveid is preloaded, each backend then
+ * repeating it at DEBUG2 only), with the line number and never a key.
  *
  *-------------------------------------------------------------------------
  */
@@ -44,6 +44,9 @@ typedef struct KeySet
 } KeySet;
 
 static KeySet *keys_in_force = NULL;
+
+/* the postmaster read the file (liveid preloaded): backends inherit this */
+static bool read_by_postmaster = false;
 
 /* Wipes and frees a key set. */
 static void
@@ -261,9 +264,15 @@ LoadKeyFile(const char *path, int elevel)
 void
 liveid_assign_api_key_file(const char *newval, void *extra)
 {
-	/* the postmaster says it once; every backend reads the same file */
-	int			elevel = IsUnderPostmaster ? DEBUG2 : LOG;
+	/*
+	 * When preloaded, the postmaster says it once and every backend reads
+	 * the same file quietly; a backend that loaded liveid itself says it.
+	 */
+	int			elevel = (IsUnderPostmaster && read_by_postmaster) ? DEBUG2 : LOG;
 	KeySet	   *set = NULL;
+
+	if (!IsUnderPostmaster)
+		read_by_postmaster = true;
 
 	if (newval != NULL && *newval != '\0')
 	{
