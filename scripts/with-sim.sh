@@ -6,7 +6,10 @@
 #   and PGHOST, PGPORT, PGUSER, PGDATABASE for the cluster
 # The cluster's postgresql.conf sets liveid.url and liveid.api_key (the
 # simulator's DEMO key) plus liveid_test.* values the regression tests read,
-# so no test's SQL or expected output holds a port or a key.
+# so no test's SQL or expected output holds a port or a key.  Among them,
+# liveid_test.key_file names a key file with ACME's key (mode 0600, owned by
+# the server's user) that no setting names: sql/keys.sql puts it in force
+# with ALTER SYSTEM and takes it out again.
 #
 # The cluster is made with the initdb and pg_ctl of $PG_CONFIG's server
 # (default: pg_config), in the run's own directory, listening only on a
@@ -74,6 +77,11 @@ export LIVEID_PGDATA="$work/data"
 "${as_server[@]}" "$bindir/initdb" -D "$LIVEID_PGDATA" -U postgres -A trust \
   --no-sync -E UTF8 --locale=C >"$work/initdb.log" 2>&1 \
   || { cat "$work/initdb.log" >&2; exit 1; }
+# the key file: ACME only (the simulator's sim/config.json key)
+keyfile="$work/liveid.keys"
+printf '# liveid test keys\nACME=acme-key-81d4e0\n' >"$keyfile"
+chmod 600 "$keyfile"
+[ "$(id -u)" -eq 0 ] && chown postgres "$keyfile"
 cat >>"$LIVEID_PGDATA/postgresql.conf" <<CONF
 listen_addresses = ''
 unix_socket_directories = '$work'
@@ -82,6 +90,7 @@ fsync = off
 shared_preload_libraries = 'liveid'
 liveid.url = '$LIVEID_SIM_URL'
 liveid.api_key = '$key'
+liveid_test.key_file = '$keyfile'
 liveid_test.api_key = '$key'
 liveid_test.sim_url = '$LIVEID_SIM_URL'
 liveid_test.tls_url = '$LIVEID_SIM_TLS_URL'

@@ -215,6 +215,7 @@ liveid_async_request_info(PG_FUNCTION_ARGS)
 				old;
 	char	   *uid;
 	char	   *path;
+	const char *key;
 	LiveidResponse *r;
 	JsonbContainer *answer,
 			   *calls;
@@ -236,13 +237,14 @@ liveid_async_request_info(PG_FUNCTION_ARGS)
 	 * TRANSACTION READ ONLY) the answer is still returned, the ledger left
 	 * as it is; a parallel worker could not write it, so it is refused.
 	 */
-	(void) liveid_ledger_lookup(uid);
+	/* the key of the call's organization (NULL for an admin: the default) */
+	key = liveid_key_for(liveid_ledger_lookup(uid));
 	PreventCommandIfParallelMode("liveid.async_request_info()");
 	write_ledger = !XactReadOnly;
 
 	path = psprintf("%s?uId=%s", INFO_PATH, liveid_url_encode(uid));
 	liveid_remote_context_push(&remote, "GET", path);
-	r = liveid_http("GET", path, NULL, NULL);
+	r = liveid_http("GET", path, NULL, NULL, key);
 	answer = liveid_answer_object(liveid_answer_parse(r->body, r->len), "{\"calls\": [...]}");
 	calls = liveid_member_array(answer, "calls");
 	n = liveid_array_length(calls);

@@ -89,7 +89,7 @@ static bool handle_ready = false;
 static char *handle_ca_file = NULL;	/* malloc'd */
 static struct curl_slist *headers_plain = NULL;	/* Accept, apikey */
 static struct curl_slist *headers_json = NULL;	/* + Content-Type, no Expect */
-static const char *headers_key = NULL;	/* the key they hold (stash pointer) */
+static char *headers_key = NULL;	/* the key they hold (malloc'd, wiped) */
 
 /* a socket curl wants watched, and for what (CURL_POLL_IN/OUT/INOUT) */
 typedef struct Watched
@@ -327,7 +327,12 @@ BuildHeaderLists(const char *key)
 	curl_slist_free_all(headers_plain);
 	curl_slist_free_all(headers_json);
 	headers_plain = headers_json = NULL;
-	headers_key = NULL;
+	if (headers_key)
+	{
+		explicit_bzero(headers_key, strlen(headers_key));
+		free(headers_key);
+		headers_key = NULL;
+	}
 	for (int i = 0; i < 2 && ok; i++)
 	{
 		struct curl_slist *list = NULL;
@@ -346,9 +351,10 @@ BuildHeaderLists(const char *key)
 		else
 			headers_json = list;
 	}
+	/* compared by content: the key file's keys move at each reload */
 	if (ok)
-		headers_key = key;
-	return ok;
+		headers_key = strdup(key);
+	return ok && headers_key != NULL;
 }
 
 /* Copies a header list and adds the Bearer token (a request's own list). */
@@ -928,7 +934,7 @@ NewRequest(const char *key, const char *bearer)
 {
 	LiveidRequest *req = palloc0(sizeof(LiveidRequest));
 
-	req->key = key;
+	req->key = pstrdup(key);	/* a reload must not move it mid-request */
 	req->bearer = bearer ? pstrdup(bearer) : NULL;
 	req->t.cxt = CurrentMemoryContext;
 	req->t.limit = (size_t) liveid_max_response_size;
@@ -946,9 +952,8 @@ NewRequest(const char *key, const char *bearer)
  */
 LiveidRequest *
 liveid_http_begin(const char *method, const char *path, const char *body,
-				  const char *bearer)
+				  const char *bearer, const char *key)
 {
-	const char *key = liveid_api_key();
 	const char *ca_file = liveid_ca_file ? liveid_ca_file : "";
 	size_t		baselen;
 	StringInfoData url;
@@ -974,7 +979,8 @@ liveid_http_begin(const char *method, const char *path, const char *body,
 
 	if (!handle_ready || strcmp(handle_ca_file, ca_file) != 0)
 		SetUpHandle(ca_file);
-	if (!handle_ready || (headers_key != key && !BuildHeaderLists(key)))
+	if (!handle_ready ||
+		((headers_key == NULL || strcmp(headers_key, key) != 0) && !BuildHeaderLists(key)))
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory")));
@@ -1050,7 +1056,7 @@ liveid_http_end(LiveidRequest *req)
 /* One request, start to end. */
 LiveidResponse *
 liveid_http(const char *method, const char *path, const char *body,
-			const char *bearer)
+			const char *bearer, const char *key)
 {
-	return liveid_http_end(liveid_http_begin(method, path, body, bearer));
+	return liveid_http_end(liveid_http_begin(method, path, body, bearer, key));
 }

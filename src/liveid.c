@@ -10,7 +10,9 @@
  * and stores an opaque handle in its place ("\001liveid-key:N"); the
  * assign hook resolves the handle, and the show hook masks it.  RESET,
  * SET LOCAL and transaction rollback restore handles, which stay valid
- * for the life of the backend.
+ * for the life of the backend.  A key set in ALTER ROLE/DATABASE or a
+ * function's SET clause is refused: those catalogs are readable by all.
+ * The key file, liveid.api_key_file, is keys.c's.
  *
  *-------------------------------------------------------------------------
  */
@@ -33,6 +35,7 @@ int			liveid_timeout = 10000;
 char	   *liveid_ca_file = NULL;
 char	   *liveid_proxy = NULL;
 int			liveid_max_response_size = 8 * 1024 * 1024;
+char	   *liveid_api_key_file = NULL;
 
 static char *api_key_handle = NULL;	/* the GUC's own variable */
 static const char *api_key_current = "";
@@ -129,6 +132,19 @@ CheckApiKey(char **newval, void **extra, GucSource source)
 {
 	char		handle[64];
 	int			idx;
+
+	/*
+	 * ALTER ROLE/DATABASE ... SET and a function's SET clause validate with
+	 * PGC_S_TEST and then store the value in catalogs every role reads:
+	 * refuse those, with a message of our own that never holds the value.
+	 */
+	if (source == PGC_S_TEST)
+	{
+		GUC_check_errmsg("liveid.api_key cannot be stored in ALTER ROLE, ALTER DATABASE or a function's SET clause");
+		GUC_check_errdetail("Those settings are kept in catalogs that every role can read.");
+		GUC_check_errhint("Put the key in the file that liveid.api_key_file names, or in the server's configuration file.");
+		return false;
+	}
 
 	/*
 	 * Never fail on the value itself: PostgreSQL would print it in the
@@ -265,6 +281,12 @@ _PG_init(void)
 							   PGC_SUSET,
 							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
 							   CheckApiKey, AssignApiKey, ShowApiKey);
+	DefineCustomStringVariable("liveid.api_key_file",
+							   "File of API keys, one ORGANIZATION=key per line; readable only by the server's user.",
+							   "A call uses its organization's key, else the file's \"*\", else liveid.api_key.",
+							   &liveid_api_key_file, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, liveid_assign_api_key_file, NULL);
 	DefineCustomStringVariable("liveid.organization",
 							   "Default organization code.",
 							   NULL, &liveid_organization, "",

@@ -29,6 +29,16 @@ extern char *liveid_ca_file;
 extern char *liveid_proxy;		/* "" or NULL: no proxy, whatever the environment says */
 extern int	liveid_max_response_size;	/* bytes */
 extern const char *liveid_api_key(void);	/* the real key, never shown */
+extern char *liveid_api_key_file;
+
+/*
+ * in keys.c: the key file and which key a call sends.  liveid_key_for()
+ * is the key of organization (NULL or "": liveid.organization), else the
+ * file's "*", else liveid.api_key; 22023 naming the organization when
+ * there is none.  The result stays valid until the next reload.
+ */
+extern void liveid_assign_api_key_file(const char *newval, void *extra);
+extern const char *liveid_key_for(const char *organization);
 
 /*
  * in args.c: arguments of the SQL functions.  A bad one is 22023 naming it
@@ -55,14 +65,16 @@ typedef struct LiveidResponse
 } LiveidResponse;
 
 /*
- * One request to liveid.url || path.  body is JSON text or NULL; bearer a
- * ConferenceToken for the endpoints that take one, or NULL.  Raises on any
+ * One request to liveid.url || path with the API key key (liveid_key_for).
+ * body is JSON text or NULL; bearer a ConferenceToken for the endpoints
+ * that take one, or NULL.  Raises on any
  * failure with the SQLSTATE of sql-api.md; returns only 2xx answers.  The
  * wait is interruptible (cancel, statement_timeout, termination) and shows
  * in pg_stat_activity as wait_event_type 'Extension'.
  */
 extern LiveidResponse *liveid_http(const char *method, const char *path,
-								   const char *body, const char *bearer);
+								   const char *body, const char *bearer,
+								   const char *key);
 
 /*
  * The same in two steps: begin sends the request, end waits for the answer
@@ -71,7 +83,8 @@ extern LiveidResponse *liveid_http(const char *method, const char *path,
  */
 typedef struct LiveidRequest LiveidRequest;
 extern LiveidRequest *liveid_http_begin(const char *method, const char *path,
-										const char *body, const char *bearer);
+										const char *body, const char *bearer,
+										const char *key);
 extern LiveidResponse *liveid_http_end(LiveidRequest *req);
 extern void liveid_check_path(const char *path);	/* 22023 if unsafe */
 

@@ -186,6 +186,7 @@ liveid_service_start(PG_FUNCTION_ARGS)
 	LiveidCall *call = &form.call;
 	TimestampTz expire;
 	char	   *body;
+	const char *key;
 	LiveidRemoteContext remote;
 	text	   *result;
 
@@ -197,9 +198,10 @@ liveid_service_start(PG_FUNCTION_ARGS)
 	body = PushBody(fcinfo, &form, call, &expire);
 	/* nothing goes out that the ledger could not record */
 	liveid_ledger_ready("liveid.service_start()");
+	key = liveid_key_for(call->organization);
 
 	liveid_remote_context_push(&remote, "POST", PUSH_PATH);
-	call->uid = AnswerUid(liveid_http("POST", PUSH_PATH, body, NULL));
+	call->uid = AnswerUid(liveid_http("POST", PUSH_PATH, body, NULL, key));
 	liveid_remote_context_pop(&remote);
 	call->launch_url = psprintf("%s/app/service-asyncall?uId=%s", liveid_base_url(),
 								liveid_url_encode(call->uid));

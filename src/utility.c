@@ -61,14 +61,19 @@ RemoteEnd(RemoteCall *c)
 	MemoryContextDelete(c->cxt);
 }
 
-/* POSTs a JSON body and parses the answer as an object (in c's context). */
+/*
+ * POSTs a JSON body with org's key (NULL: the default organization's) and
+ * parses the answer as an object (in c's context).
+ */
 static void
-RemotePost(RemoteCall *c, const char *path, const char *body, const char *what)
+RemotePost(RemoteCall *c, const char *org, const char *path, const char *body,
+		   const char *what)
 {
+	const char *key = liveid_key_for(org);	/* 22023 before anything is sent */
 	LiveidResponse *r;
 
 	RemoteBegin(c, "POST", path);
-	r = liveid_http("POST", path, body, NULL);
+	r = liveid_http("POST", path, body, NULL, key);
 	c->answered_at = GetCurrentTimestamp();
 	c->answer = liveid_answer_object(liveid_answer_parse(r->body, r->len), what);
 }
@@ -141,6 +146,7 @@ liveid_request(PG_FUNCTION_ARGS)
 			   *path,
 			   *body = NULL;
 	bool		known = false;
+	const char *key;
 	RemoteCall	c;
 	LiveidResponse *r;
 	Jsonb	   *result = NULL;
@@ -168,8 +174,10 @@ liveid_request(PG_FUNCTION_ARGS)
 		body = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
 	}
 
+	/* the default organization's key */
+	key = liveid_key_for(NULL);
 	RemoteBegin(&c, method, path);
-	r = liveid_http(method, path, body, NULL);
+	r = liveid_http(method, path, body, NULL, key);
 	/* the result outlives the call's context */
 	MemoryContextSwitchTo(c.old);
 	result = liveid_answer_parse(r->body, r->len);
@@ -191,11 +199,12 @@ PutRow(FunctionCallInfo fcinfo, Datum *values, bool *nulls)
 
 /*
  * The utility APIs whose answer is one integer member: one row of the
- * subject (organization or process, made by the caller) and that integer.
+ * subject (organization or process, made by the caller) and that integer;
+ * org's key is sent (NULL: the default organization's).
  */
 static Datum
-IntegerRow(FunctionCallInfo fcinfo, const char *path, const char *body,
-		   const char *member, Datum subject)
+IntegerRow(FunctionCallInfo fcinfo, const char *org, const char *path,
+		   const char *body, const char *member, Datum subject)
 {
 	RemoteCall	c;
 	Datum		values[2];
@@ -203,7 +212,7 @@ IntegerRow(FunctionCallInfo fcinfo, const char *path, const char *body,
 	char		shape[64];
 
 	snprintf(shape, sizeof(shape), "{\"%s\": n}", member);
-	RemotePost(&c, path, body, shape);
+	RemotePost(&c, org, path, body, shape);
 	values[0] = subject;
 	values[1] = Int32GetDatum(liveid_member_int(c.answer, member));
 	PutRow(fcinfo, values, nulls);
@@ -221,7 +230,7 @@ liveid_available_operators(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	org = OrganizationArg(fcinfo, 0);
-	return IntegerRow(fcinfo, "/api/service/getAvailableOperators",
+	return IntegerRow(fcinfo, org, "/api/service/getAvailableOperators",
 					  OneMemberBody("orgCode", org), "availableOperators",
 					  CStringGetTextDatum(org));
 }
@@ -236,7 +245,8 @@ liveid_queue(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	process = ProcessArg(fcinfo, 0);
-	return IntegerRow(fcinfo, "/api/service/getQueue",
+	/* a process has no organization here: the default one's key */
+	return IntegerRow(fcinfo, NULL, "/api/service/getQueue",
 					  OneMemberBody("id_process", process), "queue",
 					  DirectFunctionCall1(uuid_in, CStringGetDatum(process)));
 }
@@ -257,7 +267,7 @@ liveid_available_languages(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	org = OrganizationArg(fcinfo, 0);
-	RemotePost(&c, "/api/service/availableLanguages", OneMemberBody("orgCode", org),
+	RemotePost(&c, org, "/api/service/availableLanguages", OneMemberBody("orgCode", org),
 			 "{\"languages\": [...]}");
 	langs = liveid_member_array(c.answer, "languages");
 	n = liveid_array_length(langs);
@@ -346,7 +356,7 @@ liveid_daily_waiting_times(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	org = OrganizationArg(fcinfo, 0);
-	RemotePost(&c, "/api/service/getDailyWaitingTimes", OneMemberBody("orgCode", org),
+	RemotePost(&c, org, "/api/service/getDailyWaitingTimes", OneMemberBody("orgCode", org),
 			 "{\"lastWeek\": [...], \"last60Minutes\": {...}}");
 	week = liveid_member_array(c.answer, "lastWeek");
 	n = liveid_array_length(week);
