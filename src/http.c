@@ -644,7 +644,7 @@ ReportRemoteError(const LiveidRequest *req, long status, const char *location)
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("LiveID+ refused the credentials (HTTP %ld)", status),
 				 text ? errdetail_internal("%s", text) : 0,
-				 errhint("Check liveid.api_key (and the organization it belongs to).")));
+				 errhint("Check the key of this organization in liveid.api_key_file, or liveid.api_key.")));
 	if (status >= 300 && status < 400)
 		ereport(ERROR,
 				(errcode(ERRCODE_SYSTEM_ERROR),
