@@ -77,7 +77,7 @@ ext_tap() {
   dir=$(mktemp -d /tmp/liveid-tap.XXXXXX)
   chmod 755 "$dir"
   mkdir -p "$dir/tree/sim/t"
-  cp -a t scripts "$dir/tree/"
+  cp -a t scripts README.md "$dir/tree/"
   cp -a sim/t/lib "$dir/tree/sim/t/"
   cp -a sim/liveid-sim sim/config.json "$dir/tree/sim/"
   local as=()
