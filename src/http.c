@@ -872,8 +872,9 @@ Perform(LiveidRequest *req)
 }
 
 /*
- * Refuses what cannot be sent: the path (liveid_check_path), a missing
- * liveid.url, and a key or token that would break the header.
+ * Refuses what cannot be sent: a request from inside a ledger write, the
+ * path (liveid_check_path), and a key or token that would break the header
+ * (a missing liveid.url is liveid_base_url()'s).
  */
 static void
 CheckRequest(const char *path, const char *key, const char *bearer)
@@ -881,11 +882,6 @@ CheckRequest(const char *path, const char *key, const char *bearer)
 	/* an owner's trigger on the ledger must not send a second request */
 	liveid_ledger_guard("a LiveID+ request");
 	liveid_check_path(path);
-	if (liveid_url == NULL || *liveid_url == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("liveid.url is not set"),
-				 errhint("Set liveid.url to the LiveID+ service's base URL.")));
 	for (const char *p = key; *p; p++)
 		if ((unsigned char) *p < 0x20 || *p == 0x7f)
 			ereport(ERROR,
@@ -955,7 +951,6 @@ liveid_http_begin(const char *method, const char *path, const char *body,
 				  const char *bearer, const char *key)
 {
 	const char *ca_file = liveid_ca_file ? liveid_ca_file : "";
-	size_t		baselen;
 	StringInfoData url;
 	LiveidRequest *req;
 
@@ -965,10 +960,9 @@ liveid_http_begin(const char *method, const char *path, const char *body,
 	if (active_request)
 		ReleaseRequest(active_request);
 
-	baselen = strlen(liveid_url);
+	/* 22023 when liveid.url is not set, still before anything is sent */
 	initStringInfo(&url);
-	appendBinaryStringInfo(&url, liveid_url,
-						   liveid_url[baselen - 1] == '/' ? baselen - 1 : baselen);
+	appendStringInfoString(&url, liveid_base_url());
 	/* the service speaks UTF-8, whatever the database's encoding */
 	appendStringInfoString(&url, pg_server_to_any(path, strlen(path), PG_UTF8));
 	if (body)
