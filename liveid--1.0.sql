@@ -2,7 +2,7 @@
 
 \echo Use "CREATE EXTENSION liveid" to load this file. \quit
 
--- The two roles are cluster-wide: made if absent, kept by DROP EXTENSION.
+-- The roles are cluster-wide: made if absent, kept by DROP EXTENSION.
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'liveid_user') THEN
@@ -10,6 +10,9 @@ BEGIN
     END IF;
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'liveid_admin') THEN
         CREATE ROLE liveid_admin NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'liveid_receiver') THEN
+        CREATE ROLE liveid_receiver NOLOGIN;
     END IF;
     IF NOT pg_has_role('liveid_admin', 'liveid_user', 'MEMBER') THEN
         GRANT liveid_user TO liveid_admin;
@@ -19,7 +22,7 @@ $$;
 
 CREATE SCHEMA liveid;
 REVOKE ALL ON SCHEMA liveid FROM PUBLIC;
-GRANT USAGE ON SCHEMA liveid TO liveid_user, liveid_admin;
+GRANT USAGE ON SCHEMA liveid TO liveid_user, liveid_admin, liveid_receiver;
 COMMENT ON SCHEMA liveid IS 'LiveID+ video identification as SQL: start calls, build their forms, query the service and keep a ledger of calls';
 
 -- Transport: one authenticated call to liveid.url || path (administrators).
@@ -144,6 +147,7 @@ CREATE TABLE liveid.calls (
     process_self  uuid,
     method        text NOT NULL DEFAULT 'start',
     expire        timestamptz,
+    ref           uuid NOT NULL UNIQUE DEFAULT gen_random_uuid(),
     -- either process, or the pair process_live + process_self
     CONSTRAINT calls_process_check CHECK (
         (process IS NOT NULL AND process_live IS NULL AND process_self IS NULL)
@@ -168,7 +172,8 @@ COMMENT ON COLUMN liveid.calls.uid IS 'the asynchronous request''s uId';
 COMMENT ON COLUMN liveid.calls.process IS 'id_process; NULL when the pair process_live + process_self was given';
 COMMENT ON COLUMN liveid.calls.launch_url IS 'the link the customer opens';
 COMMENT ON COLUMN liveid.calls.created_by IS 'the role that called service_start';
-COMMENT ON COLUMN liveid.calls.status IS 'created, then the latest call''s: waiting, answered, closed, cancelled, expired';
+COMMENT ON COLUMN liveid.calls.status IS 'created, then the latest call''s: waiting, answered, closed, cancelled, expired; expired also when expire passed unopened; rejected after reject_call';
+COMMENT ON COLUMN liveid.calls.ref IS 'liveid''s own id of the call, made before anything is sent; server callbacks carry it as otherParams.liveid_ref';
 COMMENT ON COLUMN liveid.calls.close_status IS 'N completed, S suspended, A aborted, K system error';
 -- the ledger is user data: pg_dump keeps its rows
 SELECT pg_catalog.pg_extension_config_dump('liveid.calls', '');
@@ -182,6 +187,83 @@ CREATE POLICY calls_started_by_me ON liveid.calls FOR SELECT TO liveid_user
     USING (created_by = current_user);
 CREATE POLICY calls_all_for_admin ON liveid.calls FOR SELECT TO liveid_admin
     USING (true);
+
+-- The per-call callback secrets: the SHA-256 of each call's liveid_token,
+-- which nobody but the table's owner can read (nothing is granted on it).
+-- A call without a server callback has no row.
+CREATE TABLE liveid.call_tokens (
+    ref           uuid PRIMARY KEY REFERENCES liveid.calls (ref) ON DELETE CASCADE,
+    token_sha256  bytea NOT NULL CHECK (length(token_sha256) = 32)
+);
+COMMENT ON TABLE liveid.call_tokens IS 'the SHA-256 of each call''s callback secret (otherParams.liveid_token), readable by the owner only';
+COMMENT ON COLUMN liveid.call_tokens.ref IS 'the call (liveid.calls.ref)';
+COMMENT ON COLUMN liveid.call_tokens.token_sha256 IS 'SHA-256 of the call''s liveid_token; the token itself is stored nowhere';
+SELECT pg_catalog.pg_extension_config_dump('liveid.call_tokens', '');
+REVOKE ALL ON TABLE liveid.call_tokens FROM PUBLIC;
+
+-- The server callbacks received, one row per distinct delivery (a retry
+-- of the same body is the same row), each confirmed with the service
+-- before the ledger took its outcome.
+CREATE TABLE liveid.call_events (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    uid             text NOT NULL REFERENCES liveid.calls (uid) ON DELETE CASCADE,
+    ref             uuid NOT NULL,
+    id_conference   text,
+    event           text NOT NULL CHECK (event IN ('close', 'error')),
+    close_status    text CHECK (close_status IN ('N', 'S', 'A', 'K')),
+    abort_code      text,
+    note            text,
+    confirmed_status text,
+    confirmed_close_status text,
+    mismatch        boolean NOT NULL,
+    payload         jsonb NOT NULL,
+    payload_sha256  bytea NOT NULL,
+    received_at     timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT call_events_delivery_key UNIQUE (ref, payload_sha256)
+);
+CREATE INDEX call_events_uid_idx ON liveid.call_events (uid);
+COMMENT ON SEQUENCE liveid.call_events_id_seq IS 'the ids of liveid.call_events';
+COMMENT ON TABLE liveid.call_events IS 'the server callbacks received through liveid.receive_callback(), what each claimed and what the service confirmed';
+COMMENT ON COLUMN liveid.call_events.id IS 'the event''s id, which receive_callback returns';
+COMMENT ON COLUMN liveid.call_events.uid IS 'the call (liveid.calls.uid)';
+COMMENT ON COLUMN liveid.call_events.ref IS 'the call''s ref, as the callback carried it';
+COMMENT ON COLUMN liveid.call_events.id_conference IS 'the conference the callback is about (idConference or callID)';
+COMMENT ON COLUMN liveid.call_events.event IS 'close (the operator closed the call) or error (an unexpected error)';
+COMMENT ON COLUMN liveid.call_events.close_status IS 'the close status the callback claimed: N, S, A or K';
+COMMENT ON COLUMN liveid.call_events.abort_code IS 'the abort code the callback claimed (close status A); codes are set per process (see liveid.abort_codes)';
+COMMENT ON COLUMN liveid.call_events.note IS 'the operator''s note the callback carried';
+COMMENT ON COLUMN liveid.call_events.confirmed_status IS 'the conference''s status as getAsyncRequestInfo reported it when the callback arrived';
+COMMENT ON COLUMN liveid.call_events.confirmed_close_status IS 'the conference''s close status as getAsyncRequestInfo reported it: what the ledger recorded';
+COMMENT ON COLUMN liveid.call_events.mismatch IS 'true when the claim and the service''s word differ (logged as a warning); the ledger keeps the service''s';
+COMMENT ON COLUMN liveid.call_events.payload IS 'the callback''s body as received, without its secrets (otherParams.liveid_token, message.token)';
+COMMENT ON COLUMN liveid.call_events.payload_sha256 IS 'SHA-256 of payload, which makes a repeated delivery the same event';
+COMMENT ON COLUMN liveid.call_events.received_at IS 'when the callback was first received';
+SELECT pg_catalog.pg_extension_config_dump('liveid.call_events', '');
+REVOKE ALL ON TABLE liveid.call_events FROM PUBLIC;
+GRANT SELECT ON TABLE liveid.call_events TO liveid_user;
+-- a liveid_user sees the events of the calls it sees
+ALTER TABLE liveid.call_events ENABLE ROW LEVEL SECURITY;
+CREATE POLICY call_events_of_my_calls ON liveid.call_events FOR SELECT TO liveid_user
+    USING (EXISTS (SELECT FROM liveid.calls c WHERE c.uid = call_events.uid));
+CREATE POLICY call_events_all_for_admin ON liveid.call_events FOR SELECT TO liveid_admin
+    USING (true);
+
+-- What the abort codes of each process mean: LiveID+ sets them per process
+-- on request, so they are an open set that administrators describe here.
+CREATE TABLE liveid.abort_codes (
+    process     uuid NOT NULL,
+    abort_code  text NOT NULL,
+    meaning     text NOT NULL,
+    PRIMARY KEY (process, abort_code)
+);
+COMMENT ON TABLE liveid.abort_codes IS 'what each abort code of a process means, as agreed with LiveID+ (filled in by administrators)';
+COMMENT ON COLUMN liveid.abort_codes.process IS 'the process (id_process) the code belongs to';
+COMMENT ON COLUMN liveid.abort_codes.abort_code IS 'the code, as callbacks carry it in message.abortCode';
+COMMENT ON COLUMN liveid.abort_codes.meaning IS 'what it means, for reports';
+SELECT pg_catalog.pg_extension_config_dump('liveid.abort_codes', '');
+REVOKE ALL ON TABLE liveid.abort_codes FROM PUBLIC;
+GRANT SELECT ON TABLE liveid.abort_codes TO liveid_user;
+GRANT INSERT, UPDATE, DELETE ON TABLE liveid.abort_codes TO liveid_admin;
 
 -- A validated ServiceStartJson.
 CREATE FUNCTION liveid.customer(lang text, email text, name text, surname text,
@@ -254,6 +336,20 @@ GRANT EXECUTE ON FUNCTION
     liveid.async_request_info(text)
 TO liveid_user;
 -- ==== end of starting calls ====
+
+-- ==== Results coming back (src/callback.c) ====
+-- One server callback: checked, authenticated by its call's secret,
+-- confirmed with the service, stored in liveid.call_events; the ledger
+-- takes the service's word.  The same id again for a repeated delivery.
+CREATE FUNCTION liveid.receive_callback(payload jsonb)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'liveid_receive_callback'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION liveid.receive_callback(jsonb) IS 'store one LiveID+ server callback in liveid.call_events after checking its call''s secret and confirming the outcome with the service; returns the event id';
+-- the role liveid-receiver logs in with needs this one function only
+GRANT EXECUTE ON FUNCTION liveid.receive_callback(jsonb) TO liveid_receiver, liveid_admin;
+-- ==== end of results coming back ====
+
 
 -- Privileges: nothing for PUBLIC; the utility functions for liveid_user,
 -- everything else for liveid_admin only.

@@ -26,6 +26,7 @@ SELECT pg_describe_object(m.classid, m.objid, a.attnum)
   FROM members m
   JOIN pg_class r ON m.classid = 'pg_class'::regclass AND r.oid = m.objid
   JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped
+                       AND r.relkind <> 'S'  -- a sequence's columns are PostgreSQL's
  WHERE col_description(r.oid, a.attnum) IS NULL
  ORDER BY 1;
 

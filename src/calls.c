@@ -182,9 +182,44 @@ PutConferences(FunctionCallInfo fcinfo, const char *uid, const LiveidConference 
 	}
 }
 
+/* The path of getAsyncRequestInfo for uid. */
+char *
+liveid_info_path(const char *uid)
+{
+	return psprintf("%s?uId=%s", INFO_PATH, liveid_url_encode(uid));
+}
+
+/*
+ * getAsyncRequestInfo's answer r, checked, into info: every conference and
+ * the latest of them (the last started, the later one on a tie; -1 when
+ * the customer has not opened the link yet).  58000 for another shape.
+ */
+void
+liveid_info_read(const LiveidResponse *r, LiveidCallInfo *info)
+{
+	JsonbContainer *answer,
+			   *calls;
+	int			n;
+
+	answer = liveid_answer_object(liveid_answer_parse(r->body, r->len), "{\"calls\": [...]}");
+	calls = liveid_member_array(answer, "calls");
+	n = liveid_array_length(calls);
+	info->conferences = palloc0(sizeof(LiveidConference) * Max(n, 1));
+	info->n = n;
+	info->latest = -1;
+	for (int i = 0; i < n; i++)
+	{
+		LiveidConference *c = &info->conferences[i];
+
+		ReadConference(liveid_element_object(calls, i, "an object per call in \"calls\""), c);
+		if (info->latest < 0 || c->started_at >= info->conferences[info->latest].started_at)
+			info->latest = i;
+	}
+}
+
 /* The uid argument: 1 to MAX_UID_LEN characters (22023 otherwise). */
-static char *
-UidArg(FunctionCallInfo fcinfo, int argno)
+char *
+liveid_uid_arg(FunctionCallInfo fcinfo, int argno)
 {
 	char	   *uid;
 	size_t		len;
@@ -216,12 +251,7 @@ liveid_async_request_info(PG_FUNCTION_ARGS)
 	char	   *uid;
 	char	   *path;
 	const char *key;
-	LiveidResponse *r;
-	JsonbContainer *answer,
-			   *calls;
-	LiveidConference *rows;
-	int			n,
-				latest = -1;
+	LiveidCallInfo info;
 	bool		write_ledger;
 	LiveidRemoteContext remote;
 
@@ -229,7 +259,7 @@ liveid_async_request_info(PG_FUNCTION_ARGS)
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "liveid async_request_info",
 								ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
-	uid = UidArg(fcinfo, 0);
+	uid = liveid_uid_arg(fcinfo, 0);
 
 	/*
 	 * Everything local first: who may ask about this call, and whether the
@@ -242,28 +272,15 @@ liveid_async_request_info(PG_FUNCTION_ARGS)
 	PreventCommandIfParallelMode("liveid.async_request_info()");
 	write_ledger = !XactReadOnly;
 
-	path = psprintf("%s?uId=%s", INFO_PATH, liveid_url_encode(uid));
+	path = liveid_info_path(uid);
 	liveid_remote_context_push(&remote, "GET", path);
-	r = liveid_http("GET", path, NULL, NULL, key);
-	answer = liveid_answer_object(liveid_answer_parse(r->body, r->len), "{\"calls\": [...]}");
-	calls = liveid_member_array(answer, "calls");
-	n = liveid_array_length(calls);
-	rows = palloc0(sizeof(LiveidConference) * Max(n, 1));
-	for (int i = 0; i < n; i++)
-	{
-		ReadConference(liveid_element_object(calls, i, "an object per call in \"calls\""),
-					   &rows[i]);
-		/* the latest conference: the last started (the later one on a tie) */
-		if (latest < 0 || rows[i].started_at >= rows[latest].started_at)
-			latest = i;
-	}
-
+	liveid_info_read(liveid_http("GET", path, NULL, NULL, key), &info);
 	liveid_remote_context_pop(&remote);
 
 	/* the tuplestore copies the rows; cxt goes with everything else */
-	PutConferences(fcinfo, uid, rows, n);
-	if (latest >= 0 && write_ledger)
-		liveid_ledger_update(uid, &rows[latest]);
+	PutConferences(fcinfo, uid, info.conferences, info.n);
+	if (write_ledger)
+		(void) liveid_ledger_follow(uid, &info);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
 	return (Datum) 0;

@@ -46,12 +46,15 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "common/sha2.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/plancache.h"
 #include "utils/resowner.h"
@@ -72,21 +75,42 @@ typedef struct LedgerStatement
 
 static LedgerStatement insert_stmt = {
 	"INSERT INTO liveid.calls (uid, organization, process, external_id, launch_url, "
-	"created_at, created_by, status, process_live, process_self, method, expire) "
-	"VALUES ($1, $2, $3, $4, $5, $6, $7, 'created', $8, $9, $10, $11)",
-	11,
+	"created_at, created_by, status, process_live, process_self, method, expire, ref) "
+	"VALUES ($1, $2, $3, $4, $5, $6, $7, 'created', $8, $9, $10, $11, $12)",
+	12,
 	{TEXTOID, TEXTOID, UUIDOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, NAMEOID,
-	UUIDOID, UUIDOID, TEXTOID, TIMESTAMPTZOID},
+	UUIDOID, UUIDOID, TEXTOID, TIMESTAMPTZOID, UUIDOID},
 	NULL
 };
 
-/* a poll that learnt nothing new writes no new row version */
+/* the hash of a call's callback secret, beside it */
+static LedgerStatement token_stmt = {
+	"INSERT INTO liveid.call_tokens (ref, token_sha256) VALUES ($1, $2)",
+	2,
+	{UUIDOID, BYTEAOID},
+	NULL
+};
+
+/*
+ * a poll that learnt nothing new writes no new row version; a call
+ * rejected with reject_call stays rejected, whatever its conference became
+ */
 static LedgerStatement update_stmt = {
 	"UPDATE liveid.calls SET status = $2, close_status = $3, id_conference = $4, "
-	"closed_at = $5 WHERE uid = $1 AND (status, close_status, id_conference, closed_at) "
-	"IS DISTINCT FROM ($2, $3, $4, $5)",
+	"closed_at = $5 WHERE uid = $1 AND status <> 'rejected' "
+	"AND (status, close_status, id_conference, closed_at) "
+	"IS DISTINCT FROM ($2, $3, $4, $5) RETURNING ref::text",
 	5,
 	{TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID},
+	NULL
+};
+
+/* a call nobody opened before its expire passed */
+static LedgerStatement expire_stmt = {
+	"UPDATE liveid.calls SET status = 'expired', closed_at = expire "
+	"WHERE uid = $1 AND status = 'created' AND expire <= $2 RETURNING ref::text",
+	2,
+	{TEXTOID, TIMESTAMPTZOID},
 	NULL
 };
 
@@ -289,6 +313,17 @@ SetUuid(Datum *values, char *nulls, int i, const char *s)
 	nulls[i] = s ? ' ' : 'n';
 }
 
+/* A bytea of len bytes. */
+static bytea *
+SetBytea(const uint8 *data, size_t len)
+{
+	bytea	   *b = palloc(VARHDRSZ + len);
+
+	SET_VARSIZE(b, VARHDRSZ + len);
+	memcpy(VARDATA(b), data, len);
+	return b;
+}
+
 /* A timestamptz Datum, or a null. */
 static void
 SetTime(Datum *values, char *nulls, int i, const TimestampTz *t)
@@ -305,8 +340,8 @@ SetTime(Datum *values, char *nulls, int i, const TimestampTz *t)
 void
 liveid_ledger_insert(const LiveidCall *call)
 {
-	Datum		values[11];
-	char		nulls[11];
+	Datum		values[12];
+	char		nulls[12];
 	TimestampTz created_at = GetCurrentTransactionStartTimestamp();
 	char	   *created_by = GetUserNameFromId(GetUserId(), false);
 	LedgerAccess la;
@@ -324,38 +359,114 @@ liveid_ledger_insert(const LiveidCall *call)
 	SetUuid(values, nulls, 8, call->process_self);
 	SetText(values, nulls, 9, call->method);
 	SetTime(values, nulls, 10, call->expire);
+	SetUuid(values, nulls, 11, call->ref);
 
 	LedgerEnter(&la, true);
 	rc = LedgerExecute(&insert_stmt, values, nulls, 0);
 	if (rc != SPI_OK_INSERT)
 		SpiFailed("INSERT", rc);
+	if (call->token_sha256)
+	{
+		Datum		token[2] = {values[11],
+		PointerGetDatum(SetBytea(call->token_sha256, PG_SHA256_DIGEST_LENGTH))};
+
+		rc = LedgerExecute(&token_stmt, token, "  ", 0);
+		if (rc != SPI_OK_INSERT)
+			SpiFailed("INSERT", rc);
+	}
 	LedgerLeave(&la);
 }
 
 /*
- * Brings the ledger row of uid up to date with its latest conference, as
- * the ledger's owner; a uid not in the ledger changes nothing.
+ * Sends NOTIFY liveid_calls with {"uid", "ref", "status", "close_status"}
+ * of a ledger row that changed (delivered at commit, as NOTIFY is).
  */
 void
-liveid_ledger_update(const char *uid, const LiveidConference *latest)
+liveid_ledger_notify(const char *uid, const char *ref, const char *status,
+					 const char *close_status)
+{
+	StringInfoData p;
+
+	initStringInfo(&p);
+	appendStringInfoString(&p, "{\"uid\": ");
+	escape_json(&p, uid);
+	appendStringInfo(&p, ", \"ref\": \"%s\", \"status\": ", ref);
+	escape_json(&p, status);
+	appendStringInfoString(&p, ", \"close_status\": ");
+	if (close_status)
+		escape_json(&p, close_status);
+	else
+		appendStringInfoString(&p, "null");
+	appendStringInfoChar(&p, '}');
+	Async_Notify("liveid_calls", p.data);
+}
+
+/*
+ * Runs one UPDATE of a ledger row as the owner; the ref of the row it
+ * changed, or NULL when it changed none.
+ */
+static char *
+LedgerChange(LedgerStatement *st, Datum *values, const char *nulls)
+{
+	MemoryContext caller_cxt = CurrentMemoryContext;
+	LedgerAccess la;
+	char	   *ref = NULL;
+	int			rc;
+
+	LedgerEnter(&la, true);
+	rc = LedgerExecute(st, values, nulls, 0);
+	if (rc != SPI_OK_UPDATE_RETURNING)
+		SpiFailed("UPDATE", rc);
+	if (SPI_processed > 0)
+		ref = MemoryContextStrdup(caller_cxt,
+								  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	LedgerLeave(&la);
+	return ref;
+}
+
+/*
+ * Brings the ledger row of uid up to date with what getAsyncRequestInfo
+ * said (info), as the ledger's owner: the latest conference's status and
+ * close status, closed_at when it ended (closed, cancelled or expired);
+ * with no conference yet, expired once its expire passed.  A uid not in the
+ * ledger, or a row already so, changes nothing.  True when the row changed;
+ * it is then notified.
+ */
+bool
+liveid_ledger_follow(const char *uid, const LiveidCallInfo *info)
 {
 	Datum		values[5];
 	char		nulls[5];
-	bool		closed = strcmp(latest->status, "closed") == 0 && latest->ended;
-	LedgerAccess la;
-	int			rc;
+	char	   *ref;
+	const char *status = "expired",
+			   *close_status = NULL;
 
 	SetText(values, nulls, 0, uid);
-	SetText(values, nulls, 1, latest->status);
-	SetText(values, nulls, 2, latest->close_status);
-	SetText(values, nulls, 3, latest->id_conference);
-	SetTime(values, nulls, 4, closed ? &latest->ended_at : NULL);
+	if (info->latest >= 0)
+	{
+		const LiveidConference *c = &info->conferences[info->latest];
+		bool		ended = strcmp(c->status, "waiting") != 0 &&
+			strcmp(c->status, "answered") != 0;
+		TimestampTz end = c->ended ? c->ended_at : GetCurrentTransactionStartTimestamp();
 
-	LedgerEnter(&la, true);
-	rc = LedgerExecute(&update_stmt, values, nulls, 0);
-	if (rc != SPI_OK_UPDATE)
-		SpiFailed("UPDATE", rc);
-	LedgerLeave(&la);
+		status = c->status;
+		close_status = c->close_status;
+		SetText(values, nulls, 1, c->status);
+		SetText(values, nulls, 2, c->close_status);
+		SetText(values, nulls, 3, c->id_conference);
+		SetTime(values, nulls, 4, ended ? &end : NULL);
+		ref = LedgerChange(&update_stmt, values, nulls);
+	}
+	else
+	{
+		TimestampTz now = GetCurrentTransactionStartTimestamp();
+
+		SetTime(values, nulls, 1, &now);
+		ref = LedgerChange(&expire_stmt, values, nulls);
+	}
+	if (ref)
+		liveid_ledger_notify(uid, ref, status, close_status);
+	return ref != NULL;
 }
 
 /* True when the current user has the rights of liveid_admin (or is superuser). */
@@ -406,4 +517,147 @@ liveid_ledger_lookup(const char *uid)
 				 errdetail("A member of liveid_user may look up only the calls it started."),
 				 errhint("Pass the uid of a call you started, or ask a member of liveid_admin.")));
 	return organization;
+}
+
+/*
+ * Server callbacks (callback.c).  A callback's call is found by its ref as
+ * the owner: the role liveid-receiver logs in with sees no ledger row, and
+ * needs none, since the callback authenticates itself with its secret.
+ */
+static LedgerStatement by_ref_stmt = {
+	"SELECT c.uid, c.organization, t.token_sha256 FROM liveid.calls c "
+	"LEFT JOIN liveid.call_tokens t ON t.ref = c.ref WHERE c.ref = $1",
+	1,
+	{UUIDOID},
+	NULL
+};
+
+static LedgerStatement event_find_stmt = {
+	"SELECT id FROM liveid.call_events WHERE ref = $1 AND payload_sha256 = $2",
+	2,
+	{UUIDOID, BYTEAOID},
+	NULL
+};
+
+/* a concurrent delivery of the same body inserts nothing: find_stmt finds it */
+static LedgerStatement event_insert_stmt = {
+	"INSERT INTO liveid.call_events (uid, ref, id_conference, event, close_status, "
+	"abort_code, note, confirmed_status, confirmed_close_status, mismatch, payload, "
+	"payload_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
+	"ON CONFLICT ON CONSTRAINT call_events_delivery_key DO NOTHING RETURNING id",
+	12,
+	{TEXTOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	BOOLOID, JSONBOID, BYTEAOID},
+	NULL
+};
+
+/*
+ * The call whose ref is ref, as the owner sees it: false when there is
+ * none.  token_sha256 is NULL for a call without a server callback.
+ */
+bool
+liveid_ledger_by_ref(const char *ref, LiveidCallRef *out)
+{
+	MemoryContext caller_cxt = CurrentMemoryContext;
+	Datum		values[1];
+	char		nulls[1];
+	LedgerAccess la;
+	bool		found;
+	int			rc;
+
+	liveid_ledger_guard("liveid.receive_callback()");
+	SetUuid(values, nulls, 0, ref);
+	LedgerEnter(&la, true);
+	rc = LedgerExecute(&by_ref_stmt, values, nulls, 1);
+	if (rc != SPI_OK_SELECT)
+		SpiFailed("SELECT", rc);
+	found = SPI_processed > 0;
+	if (found)
+	{
+		HeapTuple	t = SPI_tuptable->vals[0];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Datum		h;
+
+		out->uid = MemoryContextStrdup(caller_cxt, SPI_getvalue(t, d, 1));
+		out->organization = MemoryContextStrdup(caller_cxt, SPI_getvalue(t, d, 2));
+		h = SPI_getbinval(t, d, 3, &isnull);
+		out->token_sha256 = NULL;
+		if (!isnull && VARSIZE_ANY_EXHDR(DatumGetPointer(h)) == PG_SHA256_DIGEST_LENGTH)
+		{
+			out->token_sha256 = MemoryContextAlloc(caller_cxt, PG_SHA256_DIGEST_LENGTH);
+			memcpy(out->token_sha256, VARDATA_ANY(DatumGetPointer(h)), PG_SHA256_DIGEST_LENGTH);
+		}
+	}
+	LedgerLeave(&la);
+	return found;
+}
+
+/* Runs an event statement as the owner; the id it returned, or -1. */
+static int64
+EventStatement(LedgerStatement *st, Datum *values, const char *nulls, int expected)
+{
+	LedgerAccess la;
+	int64		id = -1;
+	int			rc;
+
+	LedgerEnter(&la, true);
+	rc = LedgerExecute(st, values, nulls, 1);
+	if (rc != expected)
+		SpiFailed(expected == SPI_OK_SELECT ? "SELECT" : "INSERT", rc);
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+
+		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+										 &isnull));
+	}
+	LedgerLeave(&la);
+	return id;
+}
+
+/* The id of the event of call ref whose stored body has this digest, or -1. */
+int64
+liveid_event_find(const char *ref, const uint8 *digest)
+{
+	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
+
+	SetUuid(values, nulls, 0, ref);
+	values[1] = PointerGetDatum(SetBytea(digest, PG_SHA256_DIGEST_LENGTH));
+	return EventStatement(&event_find_stmt, values, nulls, SPI_OK_SELECT);
+}
+
+/*
+ * Stores one event (or finds the same delivery stored meanwhile by a
+ * concurrent transaction); returns its id.
+ */
+int64
+liveid_event_insert(const LiveidEvent *ev)
+{
+	Datum		values[12];
+	char		nulls[12];
+	int64		id;
+
+	SetText(values, nulls, 0, ev->uid);
+	SetUuid(values, nulls, 1, ev->ref);
+	SetText(values, nulls, 2, ev->id_conference);
+	SetText(values, nulls, 3, ev->event);
+	SetText(values, nulls, 4, ev->close_status);
+	SetText(values, nulls, 5, ev->abort_code);
+	SetText(values, nulls, 6, ev->note);
+	SetText(values, nulls, 7, ev->confirmed_status);
+	SetText(values, nulls, 8, ev->confirmed_close_status);
+	values[9] = BoolGetDatum(ev->mismatch);
+	nulls[9] = ' ';
+	values[10] = JsonbPGetDatum(ev->payload);
+	nulls[10] = ' ';
+	values[11] = PointerGetDatum(SetBytea(ev->digest, PG_SHA256_DIGEST_LENGTH));
+	nulls[11] = ' ';
+	id = EventStatement(&event_insert_stmt, values, nulls, SPI_OK_INSERT_RETURNING);
+	if (id < 0)
+		id = liveid_event_find(ev->ref, ev->digest);
+	if (id < 0)
+		elog(ERROR, "a callback event of call %s was neither stored nor found", ev->uid);
+	return id;
 }

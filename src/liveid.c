@@ -36,6 +36,8 @@ char	   *liveid_ca_file = NULL;
 char	   *liveid_proxy = NULL;
 int			liveid_max_response_size = 8 * 1024 * 1024;
 char	   *liveid_api_key_file = NULL;
+char	   *liveid_callback_url = NULL;
+int			liveid_max_concurrency = 16;
 
 static char *api_key_handle = NULL;	/* the GUC's own variable */
 static const char *api_key_current = "";
@@ -230,6 +232,41 @@ CheckUrl(char **newval, void **extra, GucSource source)
 }
 
 /*
+ * check hook of liveid.callback_url: empty, or an absolute https URL with a
+ * host and no credentials (LiveID+ posts only to https endpoints).
+ */
+static bool
+CheckCallbackUrl(char **newval, void **extra, GucSource source)
+{
+	const char *v = *newval;
+	const char *host;
+	size_t		hostlen;
+
+	if (v == NULL || *v == '\0')
+		return true;
+	if (strncmp(v, "https://", 8) != 0)
+	{
+		GUC_check_errdetail("liveid.callback_url must be empty or start with https://.");
+		return false;
+	}
+	host = v + 8;
+	hostlen = strcspn(host, "/?#");
+	for (const char *p = v; *p; p++)
+		if ((unsigned char) *p <= ' ' || *p == 0x7f || *p == '\\' || *p == '"' ||
+			*p == '<' || *p == '>')
+		{
+			GUC_check_errdetail("liveid.callback_url must not contain spaces, quotes or backslashes.");
+			return false;
+		}
+	if (hostlen == 0 || memchr(host, '@', hostlen) != NULL)
+	{
+		GUC_check_errdetail("liveid.callback_url must name a host, without credentials.");
+		return false;
+	}
+	return true;
+}
+
+/*
  * check hook of liveid.proxy: empty (no proxy), or http(s)://host[:port]
  * with nothing else: no credentials, path, query or fragment.
  */
@@ -317,6 +354,15 @@ _PG_init(void)
 							NULL, &liveid_max_response_size, 8 * 1024 * 1024,
 							1024, MaxAllocSize, PGC_SUSET, GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
+	DefineCustomStringVariable("liveid.callback_url",
+							   "Server-callback URL service_start uses when the customer has none (https, approved by Namirial).",
+							   "Calls started with a callback carry liveid_ref and a per-call liveid_token in otherParams.",
+							   &liveid_callback_url, "",
+							   PGC_SUSET, 0, CheckCallbackUrl, NULL, NULL);
+	DefineCustomIntVariable("liveid.max_concurrency",
+							"Requests in flight at once for the functions that fan out.",
+							NULL, &liveid_max_concurrency, 16, 1, 256,
+							PGC_SUSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("liveid");
 
 	/*

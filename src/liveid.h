@@ -30,6 +30,8 @@ extern char *liveid_proxy;		/* "" or NULL: no proxy, whatever the environment sa
 extern int	liveid_max_response_size;	/* bytes */
 extern const char *liveid_api_key(void);	/* the real key, never shown */
 extern char *liveid_api_key_file;
+extern char *liveid_callback_url;	/* "": none */
+extern int	liveid_max_concurrency;
 
 /*
  * in keys.c: the key file and which key a call sends.  liveid_key_for()
@@ -309,6 +311,8 @@ typedef struct LiveidCall
 	const char *method;
 	const TimestampTz *expire;	/* or NULL */
 	const char *launch_url;		/* once uid is known */
+	const char *ref;			/* liveid's own id (secret.c) */
+	const uint8 *token_sha256;	/* of the callback secret, or NULL: no callback */
 } LiveidCall;
 
 typedef struct LiveidConference
@@ -321,14 +325,55 @@ typedef struct LiveidConference
 	bool		ended;
 } LiveidConference;
 
+/* what getAsyncRequestInfo says of a call (calls.c) */
+typedef struct LiveidCallInfo
+{
+	LiveidConference *conferences;
+	int			n;
+	int			latest;			/* index of the latest, -1: none yet */
+} LiveidCallInfo;
+
 /* 55000 when called from inside a ledger write (what: the SQL function) */
 extern void liveid_ledger_guard(const char *what);
 /* before a start is sent: everything that would keep it from being recorded */
 extern void liveid_ledger_ready(const char *what);
 extern void liveid_ledger_insert(const LiveidCall *call);
-extern void liveid_ledger_update(const char *uid, const LiveidConference *latest);
+/* brings the row of uid up to date with info; true when it changed (and was notified) */
+extern bool liveid_ledger_follow(const char *uid, const LiveidCallInfo *info);
+/* NOTIFY liveid_calls of one changed row */
+extern void liveid_ledger_notify(const char *uid, const char *ref, const char *status,
+								 const char *close_status);
 /* the organization of a call the caller may see; 22023 for a liveid_user's other uids */
 extern char *liveid_ledger_lookup(const char *uid);
+
+/* in ledger.c, for callback.c: a call found by its ref, and its events */
+typedef struct LiveidCallRef
+{
+	char	   *uid;
+	char	   *organization;
+	uint8	   *token_sha256;	/* NULL: the call has no server callback */
+} LiveidCallRef;
+
+/* one server callback, as liveid.call_events stores it */
+typedef struct LiveidEvent
+{
+	const char *uid;
+	const char *ref;
+	const char *id_conference;
+	const char *event;			/* close or error */
+	const char *close_status;	/* what the callback claimed */
+	const char *abort_code;		/* or NULL */
+	const char *note;			/* or NULL */
+	const char *confirmed_status;	/* what getAsyncRequestInfo said, or NULL */
+	const char *confirmed_close_status;
+	bool		mismatch;
+	Jsonb	   *payload;		/* the body without its secrets */
+	const uint8 *digest;		/* SHA-256 of payload's text */
+} LiveidEvent;
+
+extern bool liveid_ledger_by_ref(const char *ref, LiveidCallRef *out);
+extern int64 liveid_event_find(const char *ref, const uint8 *digest);
+extern int64 liveid_event_insert(const LiveidEvent *ev);
 
 /*
  * in start_args.c: the arguments service_start and launch_form share, by
@@ -372,9 +417,24 @@ typedef struct LiveidStartForm
 	LiveidCall	call;			/* what the ledger records of them */
 } LiveidStartForm;
 
-extern void liveid_start_form(FunctionCallInfo fcinfo, LiveidStartForm *form);
+/* with_secret: the call gets a ref and, with a server callback, its secret (secret.c) */
+extern void liveid_start_form(FunctionCallInfo fcinfo, LiveidStartForm *form,
+							  bool with_secret);
 extern char *liveid_base_url(void);	/* liveid.url without a trailing slash */
 extern char *liveid_url_encode(const char *s);
 extern char *liveid_base64_utf8(const char *s);
+
+/*
+ * in calls.c: following calls.  The uid argument of a function (22023 when
+ * empty or too long); getAsyncRequestInfo's path and its answer, checked.
+ */
+extern char *liveid_uid_arg(FunctionCallInfo fcinfo, int argno);
+extern char *liveid_info_path(const char *uid);
+extern void liveid_info_read(const LiveidResponse *r, LiveidCallInfo *info);
+
+/* in secret.c: a call's ref and callback secret, and the digests they need */
+extern Jsonb *liveid_call_secret(Jsonb *customer, LiveidCall *call);
+extern uint8 *liveid_sha256(const char *data, size_t len);
+extern bool liveid_digest_equal(const uint8 *a, const uint8 *b);
 
 #endif							/* LIVEID_H */

@@ -194,7 +194,7 @@ liveid_service_start(PG_FUNCTION_ARGS)
 								ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
 
-	liveid_start_form(fcinfo, &form);
+	liveid_start_form(fcinfo, &form, true);
 	body = PushBody(fcinfo, &form, call, &expire);
 	/* nothing goes out that the ledger could not record */
 	liveid_ledger_ready("liveid.service_start()");
@@ -241,7 +241,7 @@ liveid_launch_form(PG_FUNCTION_ARGS)
 								ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
 
-	liveid_start_form(fcinfo, &form);
+	liveid_start_form(fcinfo, &form, false);
 	if (!PG_ARGISNULL(LIVEID_ARG_METHOD))
 		mode = liveid_text_arg(fcinfo, LIVEID_ARG_METHOD);
 	if (strcmp(mode, "standalone") != 0 && strcmp(mode, "embedded") != 0)

@@ -230,7 +230,7 @@ CheckRoutingArgs(FunctionCallInfo fcinfo, char **routing)
  * ordered service-start fields (see the file header).
  */
 void
-liveid_start_form(FunctionCallInfo fcinfo, LiveidStartForm *form)
+liveid_start_form(FunctionCallInfo fcinfo, LiveidStartForm *form, bool with_secret)
 {
 	Jsonb	   *customer;
 	LiveidCall *call = &form->call;
@@ -246,6 +246,8 @@ liveid_start_form(FunctionCallInfo fcinfo, LiveidStartForm *form)
 		liveid_null_arg_error("customer", "Build the customer with liveid.customer().");
 	customer = PG_GETARG_JSONB_P(LIVEID_ARG_CUSTOMER);
 	liveid_check_customer(&customer->root);
+	if (with_secret)
+		customer = liveid_call_secret(customer, call);
 
 	CheckProcessArgs(fcinfo, call);
 	call->organization = liveid_setting_or(liveid_text_arg(fcinfo, LIVEID_ARG_ORGANIZATION),
