@@ -18,7 +18,7 @@ export BENCH_SECONDS=${BENCH_SECONDS:-10}
 # shellcheck disable=SC2046  # curl-config prints several flags
 gcc -O2 -Wall -o "$work/curl_loop" bench/curl_loop.c $(curl-config --cflags) $(curl-config --libs)
 
-# the foundation (pg.sh), the payload builders, service_start and the
-# memory of large answers,
-# each in the same cluster against the same simulator
-scripts/with-sim.sh bash -c 'bench/pg.sh && bench/payload.sh && bench/start.sh && bench/answer.sh'
+# the foundation (pg.sh), the payload builders, service_start, the memory
+# of large answers and server callbacks end to end, each in the same
+# cluster against the same simulator
+scripts/with-sim.sh bash -c 'bench/pg.sh && bench/payload.sh && bench/start.sh && bench/answer.sh && bench/callbacks.sh'

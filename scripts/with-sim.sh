@@ -3,6 +3,8 @@
 # throwaway CA made here) and a throwaway PostgreSQL cluster configured for
 # them.  The command sees:
 #   LIVEID_SIM_URL, LIVEID_SIM_TLS_URL, LIVEID_TEST_CA, LIVEID_PGDATA
+#   LIVEID_TEST_CERT, LIVEID_TEST_KEY (a certificate of the CA for
+#   localhost and 127.0.0.1, for a callback receiver the simulators trust)
 #   and PGHOST, PGPORT, PGUSER, PGDATABASE for the cluster
 # The cluster's postgresql.conf sets liveid.url and liveid.api_key (the
 # simulator's DEMO key) plus liveid_test.* values the regression tests read,
@@ -56,14 +58,16 @@ openssl x509 -req -in "$work/server.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key
   -CAcreateserial -days 2 -extfile "$work/san.ext" -out "$work/server.pem" 2>/dev/null
 chmod 644 "$work"/*.pem
 
-start_sim plain
-start_sim tls --tls-cert "$work/server.pem" --tls-key "$work/server.key"
+# the simulators verify https callback receivers with the same CA
+start_sim plain --callback-ca "$work/ca.pem"
+start_sim tls --tls-cert "$work/server.pem" --tls-key "$work/server.key" --callback-ca "$work/ca.pem"
 port=$(head -n1 "$work/plain.port")
 tls_port=$(head -n1 "$work/tls.port")
 
 export LIVEID_SIM_URL="http://127.0.0.1:$port"
 export LIVEID_SIM_TLS_URL="https://localhost:$tls_port"
 export LIVEID_TEST_CA="$work/ca.pem"
+export LIVEID_TEST_CERT="$work/server.pem" LIVEID_TEST_KEY="$work/server.key"
 key=demo-key-5f2b9c
 
 # the cluster: initdb, our settings, start; the server's own user owns it
