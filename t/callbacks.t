@@ -114,7 +114,7 @@ sub all_delivered {
         return @$d >= $n && !grep { !$_->{delivered} } @$d;
     }, $secs // 60, 0.1);
 }
-sub q { $node->safe_psql('postgres', $_[0]) }
+sub sql { $node->safe_psql('postgres', $_[0]) }
 
 # --------------------------------------------------------------- the four endings
 my @uids = start_calls('END', 4);
@@ -124,11 +124,11 @@ $conf{S} = end_call($uids[1], 'S');
 $conf{A} = end_call($uids[2], 'A', 'DOC_EXPIRED');
 $conf{K} = end_call($uids[3], 'K');
 ok(all_delivered(4), 'the simulator delivered its four callbacks over TLS');
-is(q("SELECT string_agg(external_id || ' ' || status || ' ' || close_status, ', ' ORDER BY external_id) "
+is(sql("SELECT string_agg(external_id || ' ' || status || ' ' || close_status, ', ' ORDER BY external_id) "
       . "FROM liveid.calls WHERE external_id LIKE 'END-%'"),
     'END-1 closed N, END-2 closed S, END-3 closed A, END-4 closed K',
     'the ledger has each outcome');
-is(q("SELECT string_agg(c.external_id || ' ' || e.event || ' ' || e.close_status || ' ' "
+is(sql("SELECT string_agg(c.external_id || ' ' || e.event || ' ' || e.close_status || ' ' "
       . "|| coalesce(e.abort_code, '-') || ' ' || e.mismatch, ', ' ORDER BY c.external_id) "
       . "FROM liveid.call_events e JOIN liveid.calls c USING (uid) WHERE c.external_id LIKE 'END-%'"),
     'END-1 close N - false, END-2 close S - false, END-3 close A DOC_EXPIRED false, END-4 error K - false',
@@ -143,7 +143,7 @@ subtest 'the receiver killed with SIGKILL and restarted' => sub {
         'the deliveries fail while the receiver is down');
     start_receiver($rport);
     ok(all_delivered(7), 'the simulator\'s retries are delivered after the restart');
-    is(q("SELECT count(*) || ' ' || count(DISTINCT uid) FROM liveid.call_events e "
+    is(sql("SELECT count(*) || ' ' || count(DISTINCT uid) FROM liveid.call_events e "
           . "JOIN liveid.calls c USING (uid) WHERE c.external_id LIKE 'KILL-%'"), '3 3',
         'nothing lost, nothing duplicated');
 };
@@ -157,7 +157,7 @@ subtest 'PostgreSQL restarts while callbacks arrive' => sub {
         'the receiver answers 503 while the database is down');
     $node->start;
     ok(all_delivered(9), 'the retries are delivered once it is back, the receiver not restarted');
-    is(q("SELECT count(*) FROM liveid.call_events e JOIN liveid.calls c USING (uid) "
+    is(sql("SELECT count(*) FROM liveid.call_events e JOIN liveid.calls c USING (uid) "
           . "WHERE c.external_id LIKE 'PGDOWN-%' AND e.close_status = 'S'"), '2', 'both stored once');
 };
 
@@ -165,11 +165,17 @@ subtest 'PostgreSQL restarts while callbacks arrive' => sub {
 subtest '1,000 callbacks' => sub {
     my @many = start_calls('MANY', 1000);
     is(scalar @many, 1000, '1,000 calls started');
-    end_call($_, 'N') for @many;
+    # the customers open, the operators answer and close, driven from SQL
+    sql(q{CREATE TABLE many_conf AS
+          SELECT uid, liveid.request('POST', '/sim/open', jsonb_build_object('uId', uid)) ->> 'idConference' AS conf
+            FROM liveid.calls WHERE external_id LIKE 'MANY-%'});
+    sql(q{SELECT count(liveid.request('POST', '/sim/answer', jsonb_build_object('idConference', conf))) FROM many_conf});
+    sql(q{SELECT count(liveid.request('POST', '/sim/close', jsonb_build_object('idConference', conf, 'closeStatus', 'N')))
+            FROM many_conf});
     ok(all_delivered(1009, 180), 'every callback delivered');
-    is(q("SELECT count(*) || ' ' || count(DISTINCT e.uid) || ' ' || bool_and(c.status = 'closed' AND NOT e.mismatch) "
+    is(sql("SELECT count(*) || ' ' || count(DISTINCT e.uid) || ' ' || bool_and(c.status = 'closed' AND NOT e.mismatch) "
           . "FROM liveid.call_events e JOIN liveid.calls c USING (uid) WHERE c.external_id LIKE 'MANY-%'"),
-        '1000 1000 t', 'none lost, none twice, each confirmed and closed');
+        '1000 1000 true', 'none lost, none twice, each confirmed and closed');
 };
 
 # --------------------------------------------------------------- refused
@@ -178,15 +184,19 @@ sub post {
     my @h = map { ('-H', $_) } @{ $o{headers} // [] };
     my $data = "$tmp/body";
     open(my $fh, '>:raw', $data) or die; print $fh $o{body} // ''; close $fh;
-    my $code = `curl -s -o /dev/null -w '%{http_code}' --cacert $tmp/ca.pem @h --data-binary \@$data $cb_url`;
+    open(my $ph, '-|', 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--cacert',
+        "$tmp/ca.pem", @h, '--data-binary', "\@$data", $cb_url) or die "curl: $!";
+    local $/;
+    my $code = <$ph>;
+    close $ph;
     return $code;
 }
 subtest 'forged, malformed, oversized, slow' => sub {
     my ($uid) = start_calls('FORGED', 1);
     my $conf = end_call($uid, 'A', 'NO_FACE');
     ok(all_delivered(1010), 'the genuine callback arrives');
-    my $events = q("SELECT count(*) FROM liveid.call_events");
-    my $ref = q("SELECT ref FROM liveid.calls WHERE uid = '$uid'");
+    my $events = sql("SELECT count(*) FROM liveid.call_events");
+    my $ref = sql("SELECT ref FROM liveid.calls WHERE uid = '$uid'");
     my $forged = JSON::PP->new->encode({ event => 'close', callID => $conf, idConference => $conf,
         closeStatus => 'N', otherParams => { liveid_ref => $ref, liveid_token => 'f' x 64 },
         message => { closeStatus => 'N' } });
@@ -194,8 +204,8 @@ subtest 'forged, malformed, oversized, slow' => sub {
     is(post(body => '{"closeStatus": "N"', headers => ['Content-Type: application/json']), '400', 'malformed JSON is 400');
     is(post(body => '{"hello": "world"}'), '400', 'a JSON object that is no callback is 400');
     is(post(body => '{"x": "' . ('y' x 70000) . '"}'), '413', 'a body over 64 KiB is 413');
-    is(q("SELECT count(*) FROM liveid.call_events"), $events, 'none of them stored anything');
-    is(q("SELECT status || ' ' || close_status FROM liveid.calls WHERE uid = '$uid'"), 'closed A',
+    is(sql("SELECT count(*) FROM liveid.call_events"), $events, 'none of them stored anything');
+    is(sql("SELECT status || ' ' || close_status FROM liveid.calls WHERE uid = '$uid'"), 'closed A',
         'the ledger kept the genuine outcome');
 
     # a client that sends half its headers and stalls is dropped, and does
