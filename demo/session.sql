@@ -128,10 +128,90 @@ SELECT external_id, created_by FROM liveid.calls ORDER BY created_at;
 DROP ROLE demo_team_a, demo_team_b;
 
 \echo
+\echo '== Step 10. Calls that end by themselves: a server callback, confirmed with the service'
+\echo 'liveid-receiver (started beside this session) takes the callbacks LiveID+ posts'
+\echo 'and hands each to liveid.receive_callback.  It logs in as a role that may do'
+\echo 'that and nothing else, whose statements are never logged (they carry secrets):'
+CREATE ROLE demo_receiver LOGIN IN ROLE liveid_receiver;
+ALTER ROLE demo_receiver SET log_statement = 'none';
+ALTER ROLE demo_receiver SET log_parameter_max_length = 0;
+\echo 'Calls started with liveid.callback_url set get a server callback, and in its'
+\echo 'otherParams their ref and a per-call secret (only its hash is kept):'
+SET liveid.callback_url = :'receiver_url';
+SELECT liveid.service_start(liveid.customer('it', 'luca.verdi@example.com', 'Luca', 'Verdi'),
+                            external_id => 'CALLBACK-1') IS NOT NULL AS started;
+\set ECHO none
+SELECT uid AS cb_uid FROM liveid.calls WHERE external_id = 'CALLBACK-1' \gset
+\set ECHO queries
+SELECT external_id, ref, status FROM liveid.calls WHERE external_id = 'CALLBACK-1';
+\echo 'Every change of a ledger row is announced on the channel liveid_calls:'
+LISTEN liveid_calls;
+\echo '[SIMULATOR STAND-IN] the customer opens the link; an operator answers, then'
+\echo 'aborts the identification (A) because the document has expired:'
+\set ECHO none
+SELECT liveid.request('POST', '/sim/open', jsonb_build_object('uId', :'cb_uid')) ->> 'idConference' AS cb_conf \gset
+SELECT liveid.request('POST', '/sim/answer', jsonb_build_object('idConference', :'cb_conf')) ->> 'status' AS answered \gset
+\set ECHO queries
+SELECT liveid.request('POST', '/sim/close', jsonb_build_object('idConference', :'cb_conf',
+         'closeStatus', 'A', 'abortCode', 'DOC_EXPIRED', 'note', 'ID card expired in 2025')) ->> 'status' AS sim_operator;
+\echo 'LiveID+ posts the callback to the receiver; the application waits for it:'
+DO $$ BEGIN
+  FOR i IN 1..100 LOOP
+    EXIT WHEN EXISTS (SELECT FROM liveid.call_events e JOIN liveid.calls c USING (uid)
+                       WHERE c.external_id = 'CALLBACK-1');
+    PERFORM pg_sleep(0.1);
+  END LOOP;
+END $$;
+\echo 'What the callback claimed, and what the service confirmed before the ledger took it:'
+SELECT e.event, e.close_status, e.abort_code, e.note, e.confirmed_close_status, e.mismatch,
+       e.payload #> '{otherParams,liveid_token}' AS token_kept
+  FROM liveid.call_events e JOIN liveid.calls c USING (uid) WHERE c.external_id = 'CALLBACK-1';
+SELECT external_id, status, close_status, closed_at IS NOT NULL AS closed
+  FROM liveid.calls WHERE external_id = 'CALLBACK-1';
+\echo 'Abort codes are set per process: what they mean is yours to record.'
+INSERT INTO liveid.abort_codes VALUES (current_setting('liveid.process')::uuid, 'DOC_EXPIRED', 'the identity document has expired');
+SELECT c.external_id, e.abort_code, a.meaning
+  FROM liveid.call_events e JOIN liveid.calls c USING (uid)
+  JOIN liveid.abort_codes a ON a.process = c.process AND a.abort_code = e.abort_code;
+\echo 'A forged callback (the right ref, a made-up secret) is refused, and nothing is stored:'
+\set ECHO none
+SELECT ref AS cb_ref FROM liveid.calls WHERE external_id = 'CALLBACK-1' \gset
+\set ECHO queries
+SET ROLE demo_receiver;
+SELECT liveid.receive_callback(jsonb_build_object('closeStatus', 'N', 'idConference', :'cb_conf',
+         'otherParams', jsonb_build_object('liveid_ref', :'cb_ref', 'liveid_token', 'guessed')));
+\echo '   SQLSTATE' :LAST_ERROR_SQLSTATE '(invalid_authorization_specification: the receiver answers 403)'
+RESET ROLE;
+SELECT count(*) AS events FROM liveid.call_events;
+
+\echo
+\echo '== Step 11. A callback that never came: liveid.refresh_calls catches it'
+\echo 'This call names a callback endpoint LiveID+ cannot reach, so no callback arrives.'
+SELECT liveid.service_start(liveid.customer('it', 'sara.neri@example.com', 'Sara', 'Neri',
+                                            callback_url => 'https://callbacks.demo-bank.example/liveid'),
+                            external_id => 'NO-CALLBACK-1') IS NOT NULL AS started;
+\set ECHO none
+SELECT uid AS nc_uid FROM liveid.calls WHERE external_id = 'NO-CALLBACK-1' \gset
+SELECT liveid.request('POST', '/sim/open', jsonb_build_object('uId', :'nc_uid')) ->> 'idConference' AS nc_conf \gset
+SELECT liveid.request('POST', '/sim/answer', jsonb_build_object('idConference', :'nc_conf')) ->> 'status' AS answered \gset
+SELECT liveid.request('POST', '/sim/close', jsonb_build_object('idConference', :'nc_conf', 'closeStatus', 'N')) ->> 'status' AS closed \gset
+\set ECHO queries
+\echo '[SIMULATOR STAND-IN] the customer was identified (N); the ledger does not know yet:'
+SELECT external_id, status, close_status FROM liveid.calls WHERE status NOT IN ('closed', 'cancelled', 'expired', 'rejected');
+\echo 'refresh_calls asks the service about every call not final, several at once,'
+\echo 'and returns how many rows changed (run it from pg_cron: liveid.schedule_refresh()):'
+SELECT liveid.refresh_calls();
+SELECT external_id, status, close_status FROM liveid.calls ORDER BY created_at;
+UNLISTEN liveid_calls;
+
+\echo
 \echo '== Summary'
 \echo 'liveid installed with its key hidden (1); watched operators, queues, languages'
 \echo 'and waiting times in SQL (2, 8); showed errors with their SQLSTATE (3) and'
 \echo 'the limits of liveid_user (4); built the call form from a table row (5);'
 \echo 'started an identification and got its launch URL, recorded in liveid.calls'
 \echo '(6); followed it to its close code N, completed (7), the simulator standing'
-\echo 'in for the customer and the operator; and kept each team to its own calls (9).'
+\echo 'in for the customer and the operator; kept each team to its own calls (9);'
+\echo 'saw a call end through a server callback, confirmed with the service before'
+\echo 'the ledger took it, and a forged one refused (10); and caught with'
+\echo 'refresh_calls a call whose callback never came (11).'

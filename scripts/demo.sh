@@ -17,7 +17,22 @@ if [ "${1:-}" != "--inside" ]; then
   rm -f "$log"
   exec scripts/with-sim.sh "$0" --inside
 fi
-echo "The LiveID+ simulator is at $LIVEID_SIM_URL; a throwaway cluster runs liveid."
+# the callback receiver, over TLS with the certificate the simulator trusts;
+# it logs in as the role demo/session.sql creates (Step 10)
+receiver_log=$(mktemp /tmp/liveid-demo-receiver.XXXXXX.log)
+receiver/liveid-receiver --listen 127.0.0.1:0 \
+  --dsn "host=$PGHOST port=$PGPORT dbname=$PGDATABASE user=demo_receiver" \
+  --tls-cert "$LIVEID_TEST_CERT" --tls-key "$LIVEID_TEST_KEY" >"$receiver_log.port" 2>"$receiver_log" &
+receiver_pid=$!
+trap 'kill $receiver_pid 2>/dev/null; wait $receiver_pid 2>/dev/null; rm -f "$receiver_log" "$receiver_log.port"' EXIT
+for _ in $(seq 100); do [ -s "$receiver_log.port" ] && break; sleep 0.05; done
+receiver_url="https://127.0.0.1:$(head -n1 "$receiver_log.port")/liveid/callback"
+
+echo "The LiveID+ simulator is at $LIVEID_SIM_URL; a throwaway cluster runs liveid;"
+echo "liveid-receiver takes the simulator's server callbacks at $receiver_url."
 echo "Each step below is titled; under it, each SQL statement, then its result."
 # from stdin rather than -f: no "psql:file:line:" before each error
-psql -X --echo-queries -v ON_ERROR_STOP=0 <demo/session.sql
+psql -X --echo-queries -v ON_ERROR_STOP=0 -v receiver_url="$receiver_url" <demo/session.sql
+echo
+echo "The receiver's log (one line per request, never a token):"
+sed 's/^/    /' "$receiver_log"
