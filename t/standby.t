@@ -56,6 +56,16 @@ subtest 'service_start on the standby: 25006, nothing sent' => sub {
        'the standby ledger still has one row');
 };
 
+subtest 'receive_callback on the standby: 25006, nothing sent' => sub {
+    my $api_before = sim_api_count($sim);
+    my ($state, $out, $err) = sql_state($standby,
+        "SELECT liveid.receive_callback(jsonb_build_object('closeStatus', 'N', 'idConference', 'c1', "
+          . "'otherParams', jsonb_build_object('liveid_ref', gen_random_uuid(), 'liveid_token', 'x')))");
+    is($state, '25006', 'receive_callback raises 25006 (the receiver answers 503: LiveID+ retries)');
+    $sim->req('GET', '/sim/health');
+    is(sim_api_count($sim), $api_before, 'no API request reached the simulator');
+};
+
 subtest 'async_request_info of a primary call on the standby' => sub {
     # the customer opens the link: the service now says "waiting"
     my $open = sim_post('/sim/open', { uId => $uid }, sim => $sim);
