@@ -168,7 +168,7 @@ COMMENT ON COLUMN liveid.calls.uid IS 'the asynchronous request''s uId';
 COMMENT ON COLUMN liveid.calls.process IS 'id_process; NULL when the pair process_live + process_self was given';
 COMMENT ON COLUMN liveid.calls.launch_url IS 'the link the customer opens';
 COMMENT ON COLUMN liveid.calls.created_by IS 'the role that called service_start';
-COMMENT ON COLUMN liveid.calls.status IS 'created, then the latest call''s: waiting, answered, closed, cancelled, expired';
+COMMENT ON COLUMN liveid.calls.status IS 'created, then the latest call''s: waiting, answered, closed, cancelled, expired; rejected once reject_call() rejected it';
 COMMENT ON COLUMN liveid.calls.close_status IS 'N completed, S suspended, A aborted, K system error';
 -- the ledger is user data: pg_dump keeps its rows
 SELECT pg_catalog.pg_extension_config_dump('liveid.calls', '');
