@@ -350,6 +350,64 @@ COMMENT ON FUNCTION liveid.receive_callback(jsonb) IS 'store one LiveID+ server 
 GRANT EXECUTE ON FUNCTION liveid.receive_callback(jsonb) TO liveid_receiver, liveid_admin;
 -- ==== end of results coming back ====
 
+-- ==== Results and call data (src/result.c, src/calldata.c) ====
+
+-- The LiveIDPlusResult of a redirect, decoded and checked; records nothing
+-- (it passed through the customer's browser: the customer's word, not
+-- proof) and drops message.token and otherParams.liveid_token.
+CREATE FUNCTION liveid.parse_result(result text)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'liveid_parse_result'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION liveid.parse_result(text) IS 'the event of a LiveIDPlusResult redirect parameter (its value, URL-encoded or not, or the query string or form body holding it) as jsonb, without the ConferenceToken and callback token; the customer''s word, not proof of an outcome: records nothing';
+
+-- The addresses notified when server callbacks fail (key of liveid.organization).
+CREATE FUNCTION liveid.register_alert_email(process uuid, VARIADIC emails text[])
+RETURNS void
+AS 'MODULE_PATHNAME', 'liveid_register_alert_email'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION liveid.register_alert_email(uuid, text[]) IS 'register the e-mail addresses LiveID+ notifies when the server callbacks of a process fail, replacing the previous ones (for administrators)';
+
+-- Call data behind a ConferenceToken the functions obtain themselves;
+-- a liveid_user may name only the conferences of the calls it started.
+CREATE FUNCTION liveid.conference_data(id_conference text, module text DEFAULT NULL)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'liveid_conference_data'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION liveid.conference_data(text, text) IS 'the data LiveID+ holds of a conference (dates, end pattern, operator, modules; module photo or formfilling, NULL for all)';
+
+CREATE FUNCTION liveid.audit_data(id_conference text)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'liveid_audit_data'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION liveid.audit_data(text) IS 'the audit trail LiveID+ keeps of a conference, a JSON array of {date, event, detail} objects';
+
+CREATE FUNCTION liveid.delete_audit_data(id_conference text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'liveid_delete_audit_data'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION liveid.delete_audit_data(text) IS 'make LiveID+ delete the audit trail of a conference (for administrators)';
+
+-- Cancels a call nobody answered yet; its ledger row becomes 'rejected'.
+CREATE FUNCTION liveid.reject_call(uid text, reason text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'liveid_reject_call'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION liveid.reject_call(text, text) IS 'reject a call started with service_start that nobody has answered: its link stops working and liveid.calls records it as rejected';
+
+REVOKE ALL ON FUNCTION
+    liveid.parse_result(text), liveid.register_alert_email(uuid, text[]),
+    liveid.conference_data(text, text), liveid.audit_data(text),
+    liveid.delete_audit_data(text), liveid.reject_call(text, text)
+FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    liveid.parse_result(text), liveid.conference_data(text, text),
+    liveid.audit_data(text), liveid.reject_call(text, text)
+TO liveid_user;
+GRANT EXECUTE ON FUNCTION
+    liveid.register_alert_email(uuid, text[]), liveid.delete_audit_data(text)
+TO liveid_admin;
+-- ==== end of results and call data ====
 
 -- Privileges: nothing for PUBLIC; the utility functions for liveid_user,
 -- everything else for liveid_admin only.

@@ -554,6 +554,19 @@ done:
 	cJSON_Delete(body);
 }
 
+/* Answers a new ConferenceToken for the conference id. */
+static void
+IssueToken(SimResponse *rs, const char *id)
+{
+	cJSON	   *out = cJSON_CreateObject();
+	char	   *token = token_issue(id);
+
+	cJSON_AddTrueToObject(out, "success");
+	cJSON_AddStringToObject(out, "token", token);
+	free(token);
+	resp_json(rs, 200, out);
+}
+
 /* GET /api/authenticate/genAPIToken?idConference= */
 static void
 GenApiToken(SimRequest *rq, SimResponse *rs)
@@ -569,19 +582,16 @@ GenApiToken(SimRequest *rq, SimResponse *rs)
 		resp_error(rs, 400, "idConference: required query parameter missing");
 		return;
 	}
+	/* faults: FAULT-<kind> gets a token (its fault is the Bearer call's), a fault process id form its fault here */
+	if (strncmp(id, "FAULT-", 6) != 0 && !resp_fault_begin(rq, rs, id))
+		return;
 	pthread_mutex_lock(&state_lock);
-	if (call_find(id, &r) == NULL)
+	if (strncmp(id, "FAULT-", 6) == 0)
+		IssueToken(rs, id);
+	else if (call_find(id, &r) == NULL)
 		resp_error(rs, 404, "idConference: unknown conference '%s'", id);
 	else if (Authorized(rs, keyorg, r->org))
-	{
-		cJSON	   *out = cJSON_CreateObject();
-		char	   *token = token_issue(id);
-
-		cJSON_AddTrueToObject(out, "success");
-		cJSON_AddStringToObject(out, "token", token);
-		free(token);
-		resp_json(rs, 200, out);
-	}
+		IssueToken(rs, id);
 	pthread_mutex_unlock(&state_lock);
 }
 
@@ -616,6 +626,9 @@ BearerCall(SimRequest *rq, SimResponse *rs, AsyncRequest **req)
 		rs->www_authenticate = "Bearer error=\"invalid_token\"";
 		return NULL;
 	}
+	/* a FAULT-<kind> conference's fault (state_lock held: a delay holds the others up) */
+	if (strncmp(id, "FAULT-", 6) == 0 && !resp_fault_begin(rq, rs, id))
+		return NULL;
 	if ((call = call_find(id, req)) == NULL)
 		resp_error(rs, 404, "idConference: unknown conference '%s'", id);
 	return call;

@@ -19,7 +19,7 @@
 #include <strings.h>
 
 /* the crafted answers of FAULT-ANSWER-<n>, see fault_answer() */
-#define FAULT_ANSWERS 22
+#define FAULT_ANSWERS 23
 
 static const struct
 {
@@ -339,6 +339,9 @@ fault_answer(long n, const char *req_body, size_t req_len, int *status, size_t *
 		case 20:
 		case 21:
 			return Big(n, len);
+		case 22:
+			return LITERAL("{\"success\":true,\"token\":\"not a jwt\",\"end_pattern\":\"X\","
+						   "\"data\":{},\"audit\":[{\"event\":\"x\"},1]}", len);
 	}
 	return NULL;
 }

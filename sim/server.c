@@ -161,21 +161,23 @@ resp_redirect(SimResponse *rs, int status, const char *location)
 
 /*
  * Answers FAULT_ECHO: a 400 whose error text is about 2000 characters long,
- * holds control characters and echoes the request's apikey, as a careless
- * service might.  The client must shorten, escape and mask it.
+ * holds control characters and echoes the request's apikey (and its
+ * Authorization header, if any), as a careless service might.  The client must shorten, escape and mask it.
  */
 static void
 EchoError(SimRequest *rq, SimResponse *rs)
 {
 	const char *key = req_header(rq, "apikey");
+	const char *auth = req_header(rq, "Authorization");
 	static const char filler[] = " the request was refused after a long explanation;";
 	char		text[2048];
 	size_t		n;
 	cJSON	   *o = cJSON_CreateObject();
 
 	n = (size_t) snprintf(text, sizeof(text),
-						  "simulated echo: apikey \"%s\" refused\x01\x07\x1b[31m red\r\n\ttab;",
-						  key ? key : "");
+						  "simulated echo: apikey \"%s\"%s%.700s%s refused\x01\x07\x1b[31m red\r\n\ttab;",
+						  key ? key : "", auth ? " authorization \"" : "", auth ? auth : "",
+						  auth ? "\"" : "");
 	while (n + sizeof(filler) < 2000)
 	{
 		memcpy(text + n, filler, sizeof(filler) - 1);

@@ -661,3 +661,80 @@ liveid_event_insert(const LiveidEvent *ev)
 		elog(ERROR, "a callback event of call %s was neither stored nor found", ev->uid);
 	return id;
 }
+
+/* ---- for calldata.c: calls named by their conference, and rejected calls ---- */
+
+/*
+ * run as the caller, so that row-level security decides what it finds: the
+ * call's latest conference, or one a callback of it named
+ */
+static LedgerStatement conference_stmt = {
+	"SELECT c.organization FROM liveid.calls c WHERE c.id_conference = $1 "
+	"OR EXISTS (SELECT FROM liveid.call_events e WHERE e.uid = c.uid AND e.id_conference = $1) "
+	"ORDER BY c.created_at DESC LIMIT 1",
+	1,
+	{TEXTOID},
+	NULL
+};
+
+static LedgerStatement reject_stmt = {
+	"UPDATE liveid.calls SET status = 'rejected', closed_at = now() WHERE uid = $1 "
+	"RETURNING ref::text",
+	1,
+	{TEXTOID},
+	NULL
+};
+
+/*
+ * The organization of the call whose conference (as the ledger records it)
+ * is id_conference, as the caller may see it: 22023 for a liveid_user when
+ * none is visible, before anything is sent; NULL for liveid_admin when the
+ * ledger has none.
+ */
+char *
+liveid_ledger_conference(const char *id_conference, const char *what)
+{
+	Datum		values[1];
+	char		nulls[1];
+	MemoryContext caller_cxt = CurrentMemoryContext;
+	LedgerAccess la;
+	char	   *organization = NULL;
+	bool		found;
+	int			rc;
+
+	liveid_ledger_guard(what);
+	SetText(values, nulls, 0, id_conference);
+	LedgerEnter(&la, false);
+	rc = LedgerExecute(&conference_stmt, values, nulls, 1);
+	if (rc != SPI_OK_SELECT)
+		SpiFailed("SELECT", rc);
+	found = SPI_processed > 0;
+	if (found)
+	{
+		char	   *v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		organization = v ? MemoryContextStrdup(caller_cxt, v) : NULL;
+	}
+	LedgerLeave(&la);
+	if (!found && !IsLedgerAdmin())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("no call with id_conference \"%s\" is visible in liveid.calls", id_conference),
+				 errdetail("A member of liveid_user may name only the conferences of calls it started."),
+				 errhint("Call liveid.async_request_info() on the call first, or ask a member of liveid_admin.")));
+	return organization;
+}
+
+/* Records that the call uid was rejected, as the ledger's owner, and notifies it. */
+void
+liveid_ledger_reject(const char *uid)
+{
+	Datum		values[1];
+	char		nulls[1];
+	char	   *ref;
+
+	SetText(values, nulls, 0, uid);
+	ref = LedgerChange(&reject_stmt, values, nulls);
+	if (ref)
+		liveid_ledger_notify(uid, ref, "rejected", NULL);
+}

@@ -376,6 +376,21 @@ extern int64 liveid_event_find(const char *ref, const uint8 *digest);
 extern int64 liveid_event_insert(const LiveidEvent *ev);
 
 /*
+ * in ledger.c, for calldata.c: the organization of the call whose
+ * conference is id_conference, as liveid_ledger_lookup() gives it for a uid;
+ * and a call's row marked 'rejected'.
+ */
+extern char *liveid_ledger_conference(const char *id_conference, const char *what);
+extern void liveid_ledger_reject(const char *uid);
+
+/*
+ * in result.c: liveid.parse_result(), the LiveIDPlusResult redirect
+ * parameter; in calldata.c: conference_data(), audit_data(),
+ * delete_audit_data(), reject_call(), register_alert_email().  Both only
+ * export their SQL functions.
+ */
+
+/*
  * in start_args.c: the arguments service_start and launch_form share, by
  * position, checked in one place, and the ordered service-start fields
  * they make (liveid-api.md).

@@ -1,6 +1,6 @@
 # liveid on a streaming hot standby: the functions that only read work, a
-# writing one raises 25006 before anything is sent, and async_request_info
-# answers without touching the ledger.
+# writing one (service_start, reject_call) raises 25006 before anything is
+# sent, and async_request_info answers without touching the ledger.
 use strict;
 use warnings;
 use LiveidCluster;
@@ -64,6 +64,15 @@ subtest 'receive_callback on the standby: 25006, nothing sent' => sub {
     is($state, '25006', 'receive_callback raises 25006 (the receiver answers 503: LiveID+ retries)');
     $sim->req('GET', '/sim/health');
     is(sim_api_count($sim), $api_before, 'no API request reached the simulator');
+subtest 'reject_call on the standby: 25006, nothing sent' => sub {
+    my $reject_before = sim_count($sim, 'rejectCall');
+    my $api_before    = sim_api_count($sim);
+    my ($state, $out, $err) = sql_state($standby, "SELECT liveid.reject_call('$uid')");
+    is($state, '25006', 'reject_call raises 25006 (read_only_sql_transaction)');
+    like($err, qr/recovery/i, 'the message says why');
+    $sim->req('GET', '/sim/health');
+    is(sim_count($sim, 'rejectCall'), $reject_before, 'no rejectCall reached the simulator');
+    is(sim_api_count($sim), $api_before, 'no API request at all reached the simulator');
 };
 
 subtest 'async_request_info of a primary call on the standby' => sub {

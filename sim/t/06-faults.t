@@ -338,7 +338,8 @@ subtest 'FAULT-ANSWER-<n>: crafted answers' => sub {
         is($r->{status}, 200, "FAULT-ANSWER-$n: 200");
         ok($r->{size} >= 7_900_000 && $r->{size} < 7_900_100, "about 7.9 MB ($r->{size})");
     }
-    is(ops('FAULT-ANSWER-22')->{status}, 404, 'FAULT-ANSWER-22: no such answer, not a fault');
+    is(ops('FAULT-ANSWER-22')->{json}{end_pattern}, 'X', 'FAULT-ANSWER-22: call data of the wrong shape');
+    is(ops('FAULT-ANSWER-23')->{status}, 404, 'FAULT-ANSWER-23: no such answer, not a fault');
     is(ops('FAULT-ANSWER')->{status}, 404, 'FAULT-ANSWER without a number: not a fault');
 };
 
