@@ -1,5 +1,6 @@
 # NOTIFY liveid_calls: every change of a ledger row is announced, with
-# {"uid", "ref", "status", "close_status"}, at commit; a poll that changes
+# {"uid", "ref", "status", "close_status"}, at commit (async_request_info,
+# receive_callback, reject_call); a poll that changes
 # nothing, and a rolled-back change, announce nothing.  A callback whose
 # claim differs from the service's word is logged as a warning, and no
 # secret reaches the server log.
@@ -97,6 +98,16 @@ subtest 'receive_callback' => sub {
     is(scalar @$p, 0, 'and changes nothing in the ledger');
     is($node->safe_psql('postgres', "SELECT status || ' ' || close_status FROM liveid.calls WHERE uid = '$uid'"),
         'closed A', 'the ledger keeps the service\'s outcome');
+};
+
+subtest 'reject_call' => sub {
+    my ($u2, $r2) = start_call('R-1');
+    my ($p, $err) = notified("SELECT liveid.reject_call('$u2', 'duplicate request')");
+    is($err, '', 'reject_call works');
+    is_deeply($p, [{ uid => $u2, ref => $r2, status => 'rejected', close_status => undef }],
+        'the change to rejected is announced');
+    ($p) = notified("SELECT count(*) FROM liveid.async_request_info('$u2')");
+    is(scalar @$p, 0, 'a later poll leaves a rejected call as it is, and announces nothing');
 };
 
 subtest 'the server log' => sub {
