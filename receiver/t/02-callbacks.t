@@ -13,9 +13,7 @@ use SimTest qw(raw_connect raw_read_response json_text);
 my $db   = callback_db('cb');
 my $node = $db->{node};
 my $rcv  = start_receiver({}, '--dsn', $db->{dsn});
-my $sent = 0;    # requests sent to $rcv, for the log's count
-
-sub send_cb { $sent++; return post($rcv, @_) }
+sub send_cb { return post($rcv, @_) }
 
 sub event_rows {
     my ($conf) = @_;
@@ -91,16 +89,29 @@ subtest '400: bodies that are not a callback' => sub {
     is($res->{status}, 200, 'white space before the object is fine: 200');
 };
 
+subtest 'the body is read as UTF-8 whatever the database encoding' => sub {
+    my $dsn = callback_database($db, 'latin1', encoding => 'LATIN1');
+    my $l1 = start_receiver({}, '--dsn', "$dsn client_encoding=SQL_ASCII");
+    my $note = "caff\x{e8} \x{e0} l'\x{e9}t\x{e9}";
+    my $body = callback_body(conf => 'conf-latin1', extra => { note => $note });
+    is(post($l1, $body)->{status}, 200, 'a UTF-8 body into a LATIN1 database: 200');
+    # compared as the hex of its UTF-8 bytes: psql's own encoding aside
+    my $got = $node->safe_psql('latin1', "SELECT encode(convert_to(payload->>'note', 'UTF8'), 'hex') "
+          . "FROM liveid.call_events WHERE id_conference = 'conf-latin1'");
+    my $want = $note;
+    utf8::encode($want);
+    is($got, unpack('H*', $want), "stored as those characters, the DSN's client_encoding overridden");
+    $l1->stop;
+};
+
 subtest '404: another path; 405: another method' => sub {
     for my $p ('/', '/other', '/liveid/callback/', '/liveid/callbackx', '/LIVEID/CALLBACK') {
         my $res = send_cb(callback_body(conf => 'conf-404'), path => $p);
         is($res->{status}, 404, "POST $p: 404");
     }
-    $sent++;
     is($rcv->req('GET', '/other')->{status}, 404, 'GET /other: 404');
     is(event_rows('conf-404'), 0, 'nothing stored');
     for my $m (qw(GET PUT DELETE PATCH OPTIONS)) {
-        $sent++;
         my $res = $rcv->req($m, '/liveid/callback');
         is($res->{status}, 405, "$m /liveid/callback: 405");
         is($res->{headers}{allow}, 'POST', "$m: Allow: POST");
@@ -130,6 +141,7 @@ subtest '413: over --max-body, by Content-Length and chunked' => sub {
     print {$c} "POST /liveid/callback HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
       . "Content-Length: 10000000\r\nExpect: 100-continue\r\n\r\n";
     my $r = raw_read_response($c, 3);
+    $small->count_raw;
     is($r->{status}, 413, 'Content-Length 10000000, no body sent: 413 at once');
     close $c;
 
@@ -145,6 +157,7 @@ subtest '413: over --max-body, by Content-Length and chunked' => sub {
         }
         print {$c} "0\r\n\r\n";
         my $r = raw_read_response($c, 3);
+        $small->count_raw;
         close $c;
         return $r;
     };
@@ -201,10 +214,9 @@ subtest 'a connection survives other errors, not 25006 or 57P01' => sub {
 
 subtest 'the log: one line per request, never a token or the password' => sub {
     # a path that decodes to a line break: still one line, encoded
-    $sent++;
     is($rcv->req('POST', '/liveid%0Acallback%20x', body => '{}')->{status}, 404, 'POST /liveid%0Acallback%20x: 404');
     my @l = request_lines($rcv);
-    is(scalar @l, $sent, "one request line for each of the $sent requests");
+    is(scalar @l, $rcv->{logged}, "one request line for each of the $rcv->{logged} requests");
     is($l[-1]{path}, '/liveid%0Acallback%20x', 'a line break and a space in the path are logged encoded');
     is(scalar(grep { $_->{addr} ne '127.0.0.1' } @l), 0, 'each names the client 127.0.0.1');
     my $log = $rcv->log_text;

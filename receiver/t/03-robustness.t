@@ -74,6 +74,7 @@ subtest 'a slow client is dropped after --timeout; others are served meanwhile' 
     $c = raw_connect($rcv);
     print {$c} "POST /liveid/callback HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{";
     $t = time_to_close($c, 5, 0.1, sub { syswrite($c, ' ') });
+    $rcv->count_raw;
     ok(defined $t && $t > 0.8 && $t < 2.5, 'a trickled body: dropped after about 1 s')
       or diag 'closed after ' . ($t // 'never');
     my $l = wait_until(sub { (grep { $_->{detail} eq 'reason=timeout' } request_lines($rcv))[0] }, 2);
@@ -84,6 +85,7 @@ subtest 'a slow client is dropped after --timeout; others are served meanwhile' 
     print {$c} "POST /liveid/callback HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
     my $chunk = sprintf("%x\r\n%s\r\n", 4096, 'x' x 4096);
     $t = time_to_close($c, 5, 0.02, sub { syswrite($c, $chunk) });
+    $rcv->count_raw;
     ok(defined $t && $t > 0.8 && $t < 2.5, 'an endless chunked body past the cap: dropped after about 1 s')
       or diag 'closed after ' . ($t // 'never');
 
@@ -92,6 +94,7 @@ subtest 'a slow client is dropped after --timeout; others are served meanwhile' 
     my $body = callback_body(conf => 'rb-2');
     print {$c} "POST /liveid/callback HTTP/1.1\r\nHost: x\r\nContent-Length: " . length($body) . "\r\n\r\n$body";
     is(raw_read_response($c, 3)->{status}, 200, 'a keep-alive request: 200');
+    $rcv->count_raw;
     $t = time_to_close($c, 5, 0.1);
     ok(defined $t && $t < 2.5, 'then the idle connection is closed within the timeout');
     is(post($rcv, callback_body(conf => 'rb-3'))->{status}, 200, 'and the receiver still serves');
@@ -103,7 +106,7 @@ subtest '--connections: the one over the limit is refused, then room again' => s
     my @idle = map { raw_connect($rcv) } 1 .. 3;
     syswrite($_, 'P') for @idle;    # begun, not finished
     sleep 0.3;
-    my $res = post($rcv, callback_body(conf => 'rb-limit'), timeout => 3);
+    my $res = post($rcv, callback_body(conf => 'rb-limit'), timeout => 3, no_line => 1);
     is($res->{status}, 0, 'a fourth connection gets no answer');
     ok($res->{wall} < 2, 'and is closed at once, not left waiting') or diag "after $res->{wall} s";
     like($rcv->log_text, qr/connection limit/i, 'libmicrohttpd says why in the log');
@@ -164,7 +167,7 @@ subtest 'SIGTERM: the request in flight finishes, new ones are refused, exit 0' 
     sleep 0.5;
     kill 'TERM', $rcv->pid;
     sleep 0.2;
-    my $late = post($rcv, callback_body(conf => 'rb-late'), timeout => 2);
+    my $late = post($rcv, callback_body(conf => 'rb-late'), timeout => 2, no_line => 1);
     is($late->{status}, 0, 'a new connection after SIGTERM: refused');
     is($wait->(), 200, 'the request in flight still gets its 200');
     my $st = $rcv->stop;

@@ -37,7 +37,7 @@ use SimTest ();
 use Exporter 'import';
 
 our @EXPORT = qw(
-  callback_db start_receiver run_receiver post callback_body request_lines
+  callback_db callback_database start_receiver run_receiver post callback_body request_lines
   make_certs calls_seen TOKEN
 );
 
@@ -111,22 +111,32 @@ sub callback_db {
     my ($name) = @_;
     my $node = plain_node($name);
     my $pw = sprintf('pw-%08x', int(rand(2**32)));
-    $node->safe_psql('postgres', 'CREATE DATABASE cb');
-    $node->safe_psql('cb', stand_in_sql() . <<"SQL");
-CREATE ROLE cb_receiver LOGIN PASSWORD '$pw';
-GRANT USAGE ON SCHEMA liveid TO cb_receiver;
-GRANT EXECUTE ON FUNCTION liveid.receive_callback(jsonb) TO cb_receiver;
-SQL
+    $node->safe_psql('postgres', "CREATE ROLE cb_receiver LOGIN PASSWORD '$pw'");
     # the role logs in with its password, not trust
     my $hba = $node->data_dir . '/pg_hba.conf';
     my $old = SimTest::_slurp($hba);
     open(my $fh, '>', $hba) or die "$hba: $!";
-    print $fh "local cb cb_receiver scram-sha-256\n$old";
+    print $fh "local all cb_receiver scram-sha-256\n$old";
     close $fh;
     $node->reload;
-    my $dsn = sprintf('host=%s port=%d dbname=cb user=cb_receiver password=%s',
-        $node->host, $node->port, $pw);
-    return { node => $node, dsn => $dsn, password => $pw };
+    my $db = { node => $node, password => $pw };
+    $db->{dsn} = callback_database($db, 'cb');
+    return $db;
+}
+
+# callback_database($db, $dbname, %o): another database of $db's cluster
+# with the stand-in (%o: encoding => 'LATIN1'); returns its DSN.
+sub callback_database {
+    my ($db, $dbname, %o) = @_;
+    my $node = $db->{node};
+    my $enc = $o{encoding} ? " TEMPLATE template0 ENCODING '$o{encoding}' LC_COLLATE 'C' LC_CTYPE 'C'" : '';
+    $node->safe_psql('postgres', "CREATE DATABASE $dbname$enc");
+    $node->safe_psql($dbname, stand_in_sql() . <<"SQL");
+GRANT USAGE ON SCHEMA liveid TO cb_receiver;
+GRANT EXECUTE ON FUNCTION liveid.receive_callback(jsonb) TO cb_receiver;
+SQL
+    return sprintf('host=%s port=%d dbname=%s user=cb_receiver password=%s',
+        $node->host, $node->port, $dbname, $db->{password});
 }
 
 # How many calls reached the stand-in so far.
@@ -162,16 +172,23 @@ sub post {
     return $rcv->req('POST', $path, body => $text, %o);
 }
 
-# The receiver's request lines so far: [{addr, method, path, status, bytes,
-# ms, detail}], in order.
+# The receiver's request lines: ({addr, method, path, status, bytes, ms,
+# detail, line}, ...) in order.  A line is written when libmicrohttpd is
+# done with the request, which may be just after the client has its
+# answer: this waits (up to 3 s) for a line for each request sent through
+# $rcv->req that expected one (see req).
 sub request_lines {
     my ($rcv) = @_;
     my @r;
-    for (split /\n/, $rcv->log_text) {
-        next unless /^\d{4}-\d\d-\d\dT[\d:.]+Z (\S+) (\S+) (\S+) (\d{3}|-) (\d+)B ([\d.]+)ms (\S+)$/;
-        push @r, { addr => $1, method => $2, path => $3, status => $4, bytes => $5,
-            ms => $6, detail => $7, line => $_ };
-    }
+    SimTest::wait_until(sub {
+        @r = ();
+        for (split /\n/, $rcv->log_text) {
+            next unless /^\d{4}-\d\d-\d\dT[\d:.]+Z (\S+) (\S+) (\S+) (\d{3}|-) (\d+)B ([\d.]+)ms (\S+)$/;
+            push @r, { addr => $1, method => $2, path => $3, status => $4, bytes => $5,
+                ms => $6, detail => $7, line => $_ };
+        }
+        return @r >= $rcv->{logged};
+    }, 3, 0.02);
     return @r;
 }
 
@@ -250,7 +267,7 @@ sub start {
     }
     close $w;
     my $self = bless { pid => $pid, err => $err, out => $r, host => $host,
-        cacert => $o->{cacert}, path => '/liveid/callback' }, $class;
+        cacert => $o->{cacert}, path => '/liveid/callback', logged => 0 }, $class;
     for (my $i = 0; $i < @args; $i++) { $self->{path} = $args[ $i + 1 ] if $args[$i] eq '--path' }
     push @ALL, $self;
     my $line = '';
@@ -289,12 +306,18 @@ sub alive {
     return 0;
 }
 
-# req($method, $path, %o): SimTest::req to this receiver (its CA by default)
+# req($method, $path, %o): SimTest::req to this receiver (its CA by
+# default).  It counts as a request that gets a log line unless %o has
+# no_line => 1 (one that never arrives whole: refused, failed TLS, ...).
 sub req {
     my ($self, $method, $path, %o) = @_;
     $o{cacert} = $self->{cacert} unless exists $o{cacert};
+    $self->{logged}++ unless delete $o{no_line};
     return SimTest::req($method, $self->url($path), %o);
 }
+
+# count_raw([$n]): counts requests sent on a raw socket that get a line
+sub count_raw { $_[0]{logged} += $_[1] // 1 }
 
 # stop([$sig, $timeout]): {exit, signal, killed, elapsed, desc}
 sub stop {
