@@ -8,7 +8,10 @@
  * will never be taken" (a wrong token, a body that is not a callback) and a
  * 5xx "try again": 503 while the database cannot take it (unreachable,
  * read-only, shutting down, out of connections), 500 for any other
- * failure.  The texts are fixed: nothing of the body, the token or the
+ * failure.  A broken connection of the receiver's own has no SQLSTATE (it
+ * is CALL_UNREACHABLE); a class 08 SQLSTATE in a result was raised by the
+ * function (the service could not be reached to confirm an outcome), and
+ * is one of those other failures.  The texts are fixed: nothing of the body, the token or the
  * server's message reaches the client.
  *
  *-------------------------------------------------------------------------
@@ -33,7 +36,6 @@ static const StateRule state_rules[] = {
 	{"57P02", 503},				/* crash_shutdown */
 	{"57P03", 503},				/* cannot_connect_now */
 	{"53300", 503},				/* too_many_connections */
-	{"08", 503},				/* connection_exception */
 	{NULL, 0}
 };
 

@@ -17,8 +17,8 @@
  *
  * A connection is dropped, so that the next request connects afresh, when
  * it broke, when the server answered 25006 (a standby: with several hosts
- * and target_session_attrs in the DSN the next one may be the primary),
- * 57P01-57P03 or a class 08 error, and when an idle one has anything to
+ * and target_session_attrs in the DSN the next one may be the primary) or
+ * 57P01-57P03, after a timeout, and when an idle one has anything to
  * read: a server that shut down or terminated the backend has sent its
  * FATAL message and closed, and finding that before sending the statement
  * turns what would be a 503 into a fresh connection.
@@ -379,8 +379,7 @@ KeepConnection(PGconn *conn, const CallResult *res)
 		return true;
 	if (res->kind != CALL_ERROR)
 		return false;
-	return !(strcmp(s, "25006") == 0 || strncmp(s, "57P0", 4) == 0 ||
-			 strncmp(s, "08", 2) == 0);
+	return !(strcmp(s, "25006") == 0 || strncmp(s, "57P0", 4) == 0);
 }
 
 /*

@@ -82,7 +82,7 @@ cluster_tap() {
   cp -a t scripts README.md "$dir/tree/"
   cp -a sim/t/lib "$dir/tree/sim/t/"
   cp -a sim/liveid-sim sim/config.json "$dir/tree/sim/"
-  cp -a receiver/t "$dir/tree/receiver/"
+  cp -a receiver/t receiver/liveid-receiver.service "$dir/tree/receiver/"
   [ -x receiver/liveid-receiver ] && cp -a receiver/liveid-receiver "$dir/tree/receiver/"
   local as=()
   if [ "$(id -u)" -eq 0 ]; then

@@ -125,6 +125,30 @@ subtest 'the DSN: its password neither in ps nor in the log; LIVEID_RECEIVER_DSN
     is(post($env, callback_body())->{status}, 503, 'and it answers');
 };
 
+subtest 'the systemd unit: valid, hardened, no secret in it' => sub {
+    my $unit = "$ReceiverTest::ROOT/receiver/liveid-receiver.service";
+    my $text = SimTest::_slurp($unit);
+    like($text, qr/^ExecStart=\/usr\/local\/bin\/liveid-receiver --listen \S+ --tls-cert %d\/tls\.crt --tls-key %d\/tls\.key$/m,
+        'ExecStart: HTTPS with the credentials, and no --dsn');
+    like($text, qr/^EnvironmentFile=/m, 'the DSN from an EnvironmentFile');
+    unlike($text, qr/password=|--dsn/, 'no password or DSN in the unit');
+    for my $d ('DynamicUser=yes', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'PrivateTmp=yes',
+        'Restart=on-failure', 'CapabilityBoundingSet=', 'LoadCredential=tls.key:') {
+        like($text, qr/^\Q$d\E/m, $d);
+    }
+  SKIP: {
+        skip 'no systemd-analyze', 2 unless grep { -x "$_/systemd-analyze" } split /:/, $ENV{PATH};
+        # verify wants the binary where ExecStart says
+        (my $copy = $text) =~ s{/usr/local/bin/liveid-receiver}{$ReceiverTest::BIN};
+        open(my $fh, '>', "$dir/liveid-receiver.service") or die;
+        print $fh $copy;
+        close $fh;
+        my $out = `systemd-analyze verify $dir/liveid-receiver.service 2>&1`;
+        is($?, 0, 'systemd-analyze verify: exit 0');
+        is($out, '', 'and not one warning (an unknown or misspelt key is one)');
+    }
+};
+
 subtest 'SIGINT: a clean stop, exit 0' => sub {
     my $rcv = start_receiver({}, '--dsn', $NODB);
     my $st = $rcv->stop('INT');

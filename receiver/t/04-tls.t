@@ -35,6 +35,20 @@ subtest 'plain HTTP to the TLS port: no HTTP answer' => sub {
     is(post($rcv, callback_body(conf => 'tls-3'))->{status}, 200, 'HTTPS still works afterwards');
 };
 
+subtest 'a certificate file with its chain: the whole chain is sent' => sub {
+    open(my $fh, '>', "$dir/chain.pem") or die;
+    print $fh SimTest::_slurp($cert), SimTest::_slurp($ca);
+    close $fh;
+    my $chained = start_receiver({ tls => 1, cacert => $ca },
+        '--dsn', $db->{dsn}, '--tls-cert', "$dir/chain.pem", '--tls-key', $key);
+    my $port = $chained->port;
+    my $shown = `openssl s_client -connect 127.0.0.1:$port -showcerts </dev/null 2>/dev/null`;
+    my $n = () = $shown =~ /-----BEGIN CERTIFICATE-----/g;
+    is($n, 2, 'the server certificate and the CA certificate after it');
+    is(post($chained, callback_body(conf => 'tls-chain'))->{status}, 200, 'and a callback: 200');
+    $chained->stop;
+};
+
 subtest 'a key that does not match the certificate: exit 1' => sub {
     my (undef, $other_cert) = make_certs(tempdir(DIR => $dir));
     my $r = run_receiver('--listen', '127.0.0.1:0', '--dsn', $db->{dsn},
