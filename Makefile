@@ -1,13 +1,16 @@
 # liveid: a PostgreSQL extension for the LiveID+ video-identification service.
 #
-#   make         build the extension only (needs pg_config and libcurl)
-#   make install install it into pg_config's server
+#   make         build the extension (needs pg_config and libcurl) and the
+#                callback receiver (receiver/liveid-receiver; libmicrohttpd, libpq)
+#   make install install the extension into pg_config's server
 #   make sim     build the LiveID+ simulator (sim/liveid-sim; libmicrohttpd)
+#   make receiver  build the callback receiver alone
 #   make demo    install what is missing, build both, run an example session
 #   make test    install what is missing, build both, run every test
 #   make bench   the benchmarks (figures go to docs/performance.md)
 
 SIM = sim/liveid-sim
+RECEIVER = receiver/liveid-receiver
 
 # The extension (PGXS).  pg_config may be missing on a fresh machine until
 # `make deps` has run; deps, build, test, demo and bench install it and call
@@ -22,8 +25,9 @@ SHLIB_LINK += $(shell curl-config --libs 2>/dev/null)
 REGRESS = init settings keys request transport utility faults answers tls privileges payload start ledger callbacks parse_result calldata comments drop
 REGRESS_OPTS = --load-extension=dblink --inputdir=. 
 
-# The extension alone: PGXS's `all` builds $(MODULE_big); the simulator is
-# built only by the targets that run it.
+# PGXS's `all` builds $(MODULE_big); the receiver is added to it below (it
+# is what a deployment runs beside the extension); the simulator is built
+# only by the targets that run it.
 
 # The sanitizer build (scripts/sanitize.sh, in a copy of the tree):
 # `make SANITIZE=1` compiles and links liveid with ASan + UBSan (PGXS adds
@@ -38,7 +42,7 @@ include $(PGXS)
 else
 # Without pg_config only the targets that need no server work; they install
 # it first (deps) or build the simulator alone.
-NO_PG_GOALS = deps build test demo bench sim clean clean-sim
+NO_PG_GOALS = deps build test demo bench sim receiver clean clean-sim clean-receiver
 ifneq ($(filter-out $(NO_PG_GOALS),$(or $(MAKECMDGOALS),all)),)
 $(error no pg_config with PGXS (PG_CONFIG=$(PG_CONFIG)): install the \
 package postgresql-server-dev-15 (apt-get install postgresql-server-dev-15, \
@@ -48,13 +52,20 @@ endif
 
 $(OBJS): src/liveid.h
 
+all: receiver
+
 sim: $(SIM)
 
 $(SIM): sim/*.c sim/*.h sim/Makefile
 	$(MAKE) -C sim
 
+receiver: $(RECEIVER)
+
+$(RECEIVER): receiver/*.c receiver/*.h receiver/Makefile
+	$(MAKE) -C receiver
+
 deps:
-	scripts/deps.sh build sim test
+	scripts/deps.sh build sim receiver test
 
 # The extension and the simulator, for the targets that run against it.
 build: deps
@@ -76,8 +87,10 @@ bench: build
 	scripts/deps.sh bench
 	bench/run.sh
 
-clean: clean-sim
+clean: clean-sim clean-receiver
 clean-sim:
 	$(MAKE) -C sim clean
+clean-receiver:
+	$(MAKE) -C receiver clean
 
-.PHONY: sim deps build test demo bench clean-sim
+.PHONY: sim receiver deps build test demo bench clean-sim clean-receiver

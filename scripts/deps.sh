@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project needs, and only those missing.
-#   scripts/deps.sh [build] [sim] [test] [bench]   (default: build sim test)
-#     build  the extension: compiler, PostgreSQL 15 and its headers, libcurl
-#     sim    the simulator (sim/): libmicrohttpd, cJSON, libcurl
+#   scripts/deps.sh [build] [sim] [receiver] [test] [bench]
+#                                   (default: build sim receiver test)
+#     build     the extension: compiler, PostgreSQL 15 and its headers, libcurl
+#     sim       the simulator (sim/): libmicrohttpd, cJSON, libcurl
+#     receiver  the callback receiver (receiver/): libmicrohttpd, libpq
 #     test   what the test suites and the demo run: curl, openssl, perl
 set -euo pipefail
 
 groups=("$@")
-[ ${#groups[@]} -gt 0 ] || groups=(build sim test)
+[ ${#groups[@]} -gt 0 ] || groups=(build sim receiver test)
 
 want=()
 for g in "${groups[@]}"; do
@@ -15,9 +17,10 @@ for g in "${groups[@]}"; do
     build) want+=(gcc make pkg-config libcurl4-openssl-dev
                   postgresql-15 postgresql-server-dev-15 postgresql-contrib postgresql-common) ;;
     sim)   want+=(gcc make libmicrohttpd-dev libcjson-dev libcurl4-openssl-dev) ;;
+    receiver) want+=(gcc make pkg-config libmicrohttpd-dev libpq-dev) ;;
     test)  want+=(curl openssl perl ca-certificates libipc-run-perl) ;;
     bench) want+=(wrk) ;;
-    *) echo "deps.sh: unknown group '$g' (build, sim, test, bench)" >&2; exit 2 ;;
+    *) echo "deps.sh: unknown group '$g' (build, sim, receiver, test, bench)" >&2; exit 2 ;;
   esac
 done
 

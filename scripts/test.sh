@@ -12,6 +12,7 @@
 #   tap           the simulator's TAP tests (sim/t/)
 #   regress       pg_regress (sql/, expected/) in a throwaway cluster
 #   tap-ext       the extension's TAP tests (t/), real clusters
+#   receiver      liveid-receiver's TAP tests (receiver/t/), a real cluster
 #   regress-asan  regress, and
 #   tap-asan      tap-ext, against liveid built with ASan + UBSan
 #                 (scripts/sanitize.sh); any sanitizer report fails them
@@ -67,29 +68,46 @@ regress() {
   return $rc
 }
 
-# ext_tap NAME: the extension's TAP tests (t/*.t) against $PG_CONFIG's
-# server.  PostgreSQL::Test::Cluster will not run initdb as root, so as root
-# they run as the postgres user, from a copy of the files they need (the
-# checkout may be unreadable to that user) in a directory it owns; the
-# clusters' logs stay there when something failed.
-ext_tap() {
-  local name=$1 dir rc
+# cluster_tap NAME FILE...: TAP files that make PostgreSQL clusters
+# (PostgreSQL::Test::Cluster) against $PG_CONFIG's server.  That module
+# will not run initdb as root, so as root they run as the postgres user,
+# from a copy of the files they need (the checkout may be unreadable to
+# that user) in a directory it owns; the clusters' logs stay there when
+# something failed.  FILE globs are taken in the copy.
+cluster_tap() {
+  local name=$1 dir rc; shift
   dir=$(mktemp -d /tmp/liveid-tap.XXXXXX)
   chmod 755 "$dir"
-  mkdir -p "$dir/tree/sim/t"
+  mkdir -p "$dir/tree/sim/t" "$dir/tree/receiver"
   cp -a t scripts README.md "$dir/tree/"
   cp -a sim/t/lib "$dir/tree/sim/t/"
   cp -a sim/liveid-sim sim/config.json "$dir/tree/sim/"
+  cp -a receiver/t receiver/liveid-receiver.service "$dir/tree/receiver/"
+  [ -x receiver/liveid-receiver ] && cp -a receiver/liveid-receiver "$dir/tree/receiver/"
   local as=()
   if [ "$(id -u)" -eq 0 ]; then
     as=(runuser -u postgres --)
     chown -R postgres "$dir"
   fi
   (cd "$dir/tree" && "${as[@]}" env PG_CONFIG="${PG_CONFIG:-$pg_config}" TESTDIR="$dir" \
-    LIVEID_SERVER_ENV="${LIVEID_SERVER_ENV:-}" perl t/run-tap.pl --suite "$name" t/*.t); rc=$?
+    LIVEID_SERVER_ENV="${LIVEID_SERVER_ENV:-}" perl t/run-tap.pl --suite "$name" $*); rc=$?
   if [ -n "${LIVEID_SERVER_LOGS:-}" ]; then cp "$dir"/tmp_check/log/*.log "$LIVEID_SERVER_LOGS/" 2>/dev/null; fi
   if [ "$rc" -eq 0 ]; then rm -rf "$dir"; else echo "$name: the clusters' logs are in $dir/tmp_check/log"; fi
   return $rc
+}
+
+# ext_tap NAME: the extension's TAP tests (t/*.t).
+ext_tap() { cluster_tap "$1" 't/*.t'; }
+
+# receiver_tap NAME: liveid-receiver's TAP tests (receiver/t/*.t), after
+# building it (or finding it up to date).
+receiver_tap() {
+  if ! make -s -C receiver >/dev/null; then
+    echo "the receiver (receiver/) does not build"
+    echo "$1: 0 passed, 1 failed"
+    return 1
+  fi
+  cluster_tap "$1" 'receiver/t/*.t'
 }
 
 # asan_suite NAME FUNC ARGS...: runs FUNC NAME ARGS (a suite function, as
@@ -136,6 +154,7 @@ make -s -C sim >/dev/null || { echo "the simulator (sim/) does not build"; echo 
 run_suite tap perl t/run-tap.pl sim/t/*.t
 run_suite regress regress regress "$PWD"
 run_suite tap-ext ext_tap tap-ext
+run_suite receiver receiver_tap receiver
 
 if [ "${LIVEID_NO_SANITIZE:-}" != 1 ]; then
   asan_dir=$(mktemp -d /tmp/liveid-asan.XXXXXX)

@@ -7,6 +7,7 @@ package LiveidCluster;
 #   my $sim  = liveid_sim();                       # a simulator (request log on)
 #   my $node = liveid_node('primary', $sim, allows_streaming => 1);
 #   my $stby = liveid_standby($node, 'standby');   # streaming hot standby
+#   my $pg   = plain_node('db');                   # a node without liveid
 #   my $n    = sim_count($sim, 'pushAsyncCall');   # requests to that endpoint
 #   my ($state, $out, $err) = sql_state($node, $sql);   # SQLSTATE of a failure
 #
@@ -47,7 +48,7 @@ use Test::More;
 use Exporter 'import';
 
 our @EXPORT = qw(
-  liveid_sim liveid_node liveid_standby
+  liveid_sim liveid_node liveid_standby plain_node
   sim_stats sim_requests sim_count sim_api_count
   sql_state service_start_sql
   DEMO_KEY DEMO_LIVE
@@ -78,6 +79,18 @@ sub liveid_node {
     $node->start;
     $node->safe_psql('postgres', 'CREATE EXTENSION liveid')
       unless $o{no_extension};
+    return $node;
+}
+
+# plain_node($name, %opts): a started node of $PG_CONFIG's server without
+# liveid (not preloaded, not created): for what tests a client of the
+# database, as receiver/t does.  %opts: conf => extra postgresql.conf text.
+sub plain_node {
+    my ($name, %o) = @_;
+    my $node = LiveidCluster::Node->new($name, install_path => $INSTALL);
+    $node->init;
+    $node->append_conf('postgresql.conf', $o{conf}) if $o{conf};
+    $node->start;
     return $node;
 }
 
