@@ -150,6 +150,8 @@ asan_suite() {
 # The simulator every suite runs against: `make test` builds it with the
 # extension; this builds it (or finds it up to date) when the script runs alone.
 make -s -C sim >/dev/null || { echo "the simulator (sim/) does not build"; echo "0 passed, 1 failed"; exit 1; }
+# and the receiver, which the extension's end-to-end tests (t/callbacks.t) run
+make -s -C receiver >/dev/null || { echo "the receiver (receiver/) does not build"; echo "0 passed, 1 failed"; exit 1; }
 
 run_suite tap perl t/run-tap.pl sim/t/*.t
 run_suite regress regress regress "$PWD"

@@ -64,6 +64,8 @@ subtest 'receive_callback on the standby: 25006, nothing sent' => sub {
     is($state, '25006', 'receive_callback raises 25006 (the receiver answers 503: LiveID+ retries)');
     $sim->req('GET', '/sim/health');
     is(sim_api_count($sim), $api_before, 'no API request reached the simulator');
+};
+
 subtest 'reject_call on the standby: 25006, nothing sent' => sub {
     my $reject_before = sim_count($sim, 'rejectCall');
     my $api_before    = sim_api_count($sim);
