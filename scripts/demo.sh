@@ -2,16 +2,16 @@
 # An example session of what liveid can do so far (demo/session.sql),
 # against the LiveID+ simulator in a throwaway cluster (scripts/with-sim.sh).
 # `make demo` builds and installs first, its output in a log shown only on
-# failure; run alone, this builds the simulator if it is missing (the same
+# failure; run alone, this builds the simulator and the receiver if they are missing (the same
 # way) and uses the liveid installed in ${PG_CONFIG:-pg_config}'s server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "${1:-}" != "--inside" ]; then
   log=$(mktemp /tmp/liveid-demo-sim.XXXXXX.log)
-  if ! make -C sim >"$log" 2>&1; then
+  if ! { make -C sim && make -C receiver; } >"$log" 2>&1; then
     cat "$log" >&2
-    echo "demo.sh: the simulator does not build (log above, kept in $log)" >&2
+    echo "demo.sh: the simulator or the receiver does not build (log above, kept in $log)" >&2
     exit 1
   fi
   rm -f "$log"
