@@ -385,6 +385,16 @@ extern void liveid_ledger_notify(const char *uid, const char *ref, const char *s
 /* the organization of a call the caller may see; 22023 for a liveid_user's other uids */
 extern char *liveid_ledger_lookup(const char *uid);
 
+/* a call that is not final yet (created, waiting, answered) */
+typedef struct LiveidPendingCall
+{
+	char	   *uid;
+	char	   *organization;
+} LiveidPendingCall;
+
+/* the caller's calls that are not final, oldest first, at most max; how many */
+extern int	liveid_ledger_pending(int max, LiveidPendingCall **calls);
+
 /* in ledger.c, for callback.c: a call found by its ref, and its events */
 typedef struct LiveidCallRef
 {
