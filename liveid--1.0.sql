@@ -365,32 +365,43 @@ AS 'MODULE_PATHNAME', 'liveid_refresh_calls'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION liveid.refresh_calls(integer) IS 'bring the calls of liveid.calls that are not final (created, waiting, answered) up to date from the service, oldest first, and return how many rows changed';
 
--- pg_cron's job for it.  55000 with a hint where pg_cron is absent.
+-- pg_cron's job for it.  pg_cron keeps its jobs in one database
+-- (cron.database_name) and runs them there: liveid schedules from, and
+-- for, that database.  55000 with a hint anywhere else.
 CREATE FUNCTION liveid.check_pg_cron(caller text)
 RETURNS void
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    cron_db text := current_setting('cron.database_name', true);
 BEGIN
-    IF to_regprocedure('cron.schedule(text,text,text)') IS NULL THEN
+    IF to_regprocedure('cron.schedule(text,text,text)') IS NOT NULL THEN
+        RETURN;
+    END IF;
+    IF cron_db IS NOT NULL AND cron_db <> current_database() THEN
         RAISE EXCEPTION 'pg_cron is not installed in this database'
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = format('%s needs the extension pg_cron.', caller),
-                  HINT = format('Install pg_cron (Debian: postgresql-15-cron); in postgresql.conf add it to shared_preload_libraries (shared_preload_libraries = ''pg_cron'', or ''liveid,pg_cron'') and set cron.database_name = %L; restart the server, then run CREATE EXTENSION pg_cron.',
-                                current_database());
+                  DETAIL = format('pg_cron keeps its jobs in the database %L (cron.database_name).', cron_db),
+                  HINT = format('Call %s in the database %s (with liveid installed there), or set cron.database_name = %L, restart the server and run CREATE EXTENSION pg_cron here.',
+                                caller, quote_ident(cron_db), current_database());
     END IF;
+    RAISE EXCEPTION 'pg_cron is not installed in this database'
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              DETAIL = format('%s needs the extension pg_cron.', caller),
+              HINT = format('Install pg_cron (Debian: postgresql-15-cron); in postgresql.conf add it to shared_preload_libraries (shared_preload_libraries = ''pg_cron'', or ''liveid,pg_cron'') and set cron.database_name = %L; restart the server, then run CREATE EXTENSION pg_cron.',
+                            current_database());
 END
 $$;
-COMMENT ON FUNCTION liveid.check_pg_cron(text) IS 'raise 55000 with a hint on installing pg_cron when it is absent (used by the schedule functions)';
+COMMENT ON FUNCTION liveid.check_pg_cron(text) IS 'raise 55000 with a hint on installing pg_cron when it is absent from this database (used by the schedule functions)';
 
--- The job liveid-refresh, in this database; scheduling again replaces it.
+-- The job liveid-refresh, in this database (pg_cron's own); scheduling
+-- again replaces it (pg_cron: the same name and user, the same job).
 CREATE FUNCTION liveid.schedule_refresh(schedule text DEFAULT '*/5 * * * *')
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    command constant text := 'SELECT liveid.refresh_calls()';
 BEGIN
     PERFORM liveid.check_pg_cron('liveid.schedule_refresh()');
     IF schedule IS NULL THEN
@@ -399,16 +410,7 @@ BEGIN
                   DETAIL = 'It must not be NULL.',
                   HINT = 'Pass a cron schedule such as ''*/5 * * * *''.';
     END IF;
-    -- pg_cron keeps a job's database when it replaces it: one of another
-    -- database is removed first
-    PERFORM cron.unschedule(j.jobid) FROM cron.job j
-     WHERE j.jobname = 'liveid-refresh' AND j.username = current_user
-       AND j.database <> current_database();
-    -- cron.schedule runs in cron.database_name and is open to every role
-    IF current_database() = current_setting('cron.database_name', true) THEN
-        RETURN cron.schedule('liveid-refresh', schedule, command);
-    END IF;
-    RETURN cron.schedule_in_database('liveid-refresh', schedule, command, current_database());
+    RETURN cron.schedule('liveid-refresh', schedule, 'SELECT liveid.refresh_calls()');
 END
 $$;
 COMMENT ON FUNCTION liveid.schedule_refresh(text) IS 'register (or replace) the pg_cron job liveid-refresh that runs liveid.refresh_calls() in this database on schedule; returns its job id';

@@ -3,7 +3,8 @@
 #   scripts/deps.sh [build] [sim] [test] [bench]   (default: build sim test)
 #     build  the extension: compiler, PostgreSQL 15 and its headers, libcurl
 #     sim    the simulator (sim/): libmicrohttpd, cJSON, libcurl
-#     test   what the test suites and the demo run: curl, openssl, perl
+#     test   what the test suites and the demo run: curl, openssl, perl,
+#            pg_cron (t/cron.t)
 set -euo pipefail
 
 groups=("$@")
@@ -15,7 +16,7 @@ for g in "${groups[@]}"; do
     build) want+=(gcc make pkg-config libcurl4-openssl-dev
                   postgresql-15 postgresql-server-dev-15 postgresql-contrib postgresql-common) ;;
     sim)   want+=(gcc make libmicrohttpd-dev libcjson-dev libcurl4-openssl-dev) ;;
-    test)  want+=(curl openssl perl ca-certificates libipc-run-perl) ;;
+    test)  want+=(curl openssl perl ca-certificates libipc-run-perl postgresql-15-cron) ;;
     bench) want+=(wrk) ;;
     *) echo "deps.sh: unknown group '$g' (build, sim, test, bench)" >&2; exit 2 ;;
   esac
