@@ -19,6 +19,7 @@ export BENCH_SECONDS=${BENCH_SECONDS:-10}
 gcc -O2 -Wall -o "$work/curl_loop" bench/curl_loop.c $(curl-config --cflags) $(curl-config --libs)
 
 # the foundation (pg.sh), the payload builders, service_start and the
-# memory of large answers,
+# memory of large answers, and refresh_calls() against serial calls (its own
+# simulator with a latency),
 # each in the same cluster against the same simulator
-scripts/with-sim.sh bash -c 'bench/pg.sh && bench/payload.sh && bench/start.sh && bench/answer.sh'
+scripts/with-sim.sh bash -c 'bench/pg.sh && bench/payload.sh && bench/start.sh && bench/answer.sh && bench/refresh.sh'
