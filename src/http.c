@@ -102,6 +102,7 @@ static CURLM *multi = NULL;
 static Handle handles[MAX_HANDLES];	/* [0]: the single requests' */
 static int	nhandles = 0;		/* created so far */
 static char user_agent[128];
+static bool batch_running = false;	/* a batch's requests hold the handles */
 
 /* the single path's header lists, built once per API key */
 static struct curl_slist *headers_plain = NULL;	/* Accept, apikey */
@@ -1011,6 +1012,9 @@ CheckRequest(const char *path, const char *key, const char *bearer)
 {
 	/* an owner's trigger on the ledger must not send a second request */
 	liveid_ledger_guard("a LiveID+ request");
+	/* nor a batch's done() (can't happen: it writes the ledger, guarded above) */
+	if (batch_running)
+		elog(ERROR, "a LiveID+ request cannot start while a batch of requests is under way");
 	liveid_check_path(path);
 	for (const char *p = key; *p; p++)
 		if ((unsigned char) *p < 0x20 || *p == 0x7f)
@@ -1275,6 +1279,13 @@ SlotFinished(const BatchSlot *slot)
 	return true;
 }
 
+/* Reset callback of a batch's memory: the handles are free again. */
+static void
+EndBatch(void *arg)
+{
+	batch_running = false;
+}
+
 /*
  * The requests of items, up to concurrency of them in flight at once (see
  * liveid.h).  Each is checked before anything is sent; a slot that frees
@@ -1285,6 +1296,7 @@ liveid_http_batch(LiveidBatchItem *items, int n, int concurrency,
 				  LiveidBatchDone done, void *arg)
 {
 	MemoryContext batch_cxt;
+	MemoryContextCallback *end_cb;
 	BatchSlot  *slots;
 	int			next = 0,
 				running = 0;
@@ -1300,6 +1312,12 @@ liveid_http_batch(LiveidBatchItem *items, int n, int concurrency,
 	batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "liveid batch",
 									  ALLOCSET_SMALL_SIZES);
 	slots = MemoryContextAllocZero(batch_cxt, sizeof(BatchSlot) * concurrency);
+	/* whatever ends the batch (an ERROR too) lowers the flag */
+	end_cb = MemoryContextAlloc(batch_cxt, sizeof(MemoryContextCallback));
+	end_cb->func = EndBatch;
+	end_cb->arg = NULL;
+	MemoryContextRegisterResetCallback(batch_cxt, end_cb);
+	batch_running = true;
 	for (int s = 0; s < concurrency; s++)
 	{
 		slots[s].h = GetHandle(s);

@@ -112,8 +112,9 @@ extern void liveid_report_failure(int elevel, const LiveidFailure *f,
  * done(item, arg) gets its 2xx answer in item->response, or item->failure
  * (anything liveid_http would raise but an interrupt or out of memory,
  * which raise at once), valid until done returns; done runs in the
- * caller's memory context and may raise, which abandons the rest.  Every
- * item is checked (path, key, liveid.url) before anything is sent.
+ * caller's memory context and may raise, which abandons the rest, but may
+ * not start a request of its own.  Every item is checked (path,
+ * key, liveid.url) before anything is sent.
  */
 typedef struct LiveidBatchItem
 {
