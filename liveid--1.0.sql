@@ -409,6 +409,94 @@ GRANT EXECUTE ON FUNCTION
 TO liveid_admin;
 -- ==== end of results and call data ====
 
+-- ==== Keeping the ledger up to date (src/refresh.c) ====
+-- the calls refresh_calls asks about, oldest first
+CREATE INDEX calls_pending_idx ON liveid.calls (created_at)
+    WHERE status IN ('created', 'waiting', 'answered');
+
+-- Every call that is not final, oldest first, asked about with up to
+-- liveid.max_concurrency requests in flight; a liveid_user refreshes the
+-- calls it started.  A failed request is a WARNING, all failing an ERROR.
+CREATE FUNCTION liveid.refresh_calls(max_calls integer DEFAULT 1000)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'liveid_refresh_calls'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION liveid.refresh_calls(integer) IS 'bring the calls of liveid.calls that are not final (created, waiting, answered) up to date from the service, oldest first, and return how many rows changed';
+
+-- pg_cron's job for it.  pg_cron keeps its jobs in one database
+-- (cron.database_name) and runs them there: liveid schedules from, and
+-- for, that database.  55000 with a hint anywhere else.
+CREATE FUNCTION liveid.check_pg_cron(caller text)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cron_db text := current_setting('cron.database_name', true);
+BEGIN
+    IF to_regprocedure('cron.schedule(text,text,text)') IS NOT NULL THEN
+        RETURN;
+    END IF;
+    IF cron_db IS NOT NULL AND cron_db <> current_database() THEN
+        RAISE EXCEPTION 'pg_cron is not installed in this database'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('pg_cron keeps its jobs in the database %L (cron.database_name).', cron_db),
+                  HINT = format('Call %s in the database %s (with liveid installed there), or set cron.database_name = %L, restart the server and run CREATE EXTENSION pg_cron here.',
+                                caller, quote_ident(cron_db), current_database());
+    END IF;
+    RAISE EXCEPTION 'pg_cron is not installed in this database'
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              DETAIL = format('%s needs the extension pg_cron.', caller),
+              HINT = format('Install pg_cron (Debian: postgresql-15-cron); in postgresql.conf add it to shared_preload_libraries (shared_preload_libraries = ''pg_cron'', or ''liveid,pg_cron'') and set cron.database_name = %L; restart the server, then run CREATE EXTENSION pg_cron.',
+                            current_database());
+END
+$$;
+COMMENT ON FUNCTION liveid.check_pg_cron(text) IS 'raise 55000 with a hint on installing pg_cron when it is absent from this database (used by the schedule functions)';
+
+-- The job liveid-refresh, in this database (pg_cron's own); scheduling
+-- again replaces it (pg_cron: the same name and user, the same job).
+CREATE FUNCTION liveid.schedule_refresh(schedule text DEFAULT '*/5 * * * *')
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM liveid.check_pg_cron('liveid.schedule_refresh()');
+    IF schedule IS NULL THEN
+        RAISE EXCEPTION 'invalid value for argument "schedule"'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'It must not be NULL.',
+                  HINT = 'Pass a cron schedule such as ''*/5 * * * *''.';
+    END IF;
+    RETURN cron.schedule('liveid-refresh', schedule, 'SELECT liveid.refresh_calls()');
+END
+$$;
+COMMENT ON FUNCTION liveid.schedule_refresh(text) IS 'register (or replace) the pg_cron job liveid-refresh that runs liveid.refresh_calls() in this database on schedule; returns its job id';
+
+CREATE FUNCTION liveid.unschedule_refresh()
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    job bigint;
+BEGIN
+    PERFORM liveid.check_pg_cron('liveid.unschedule_refresh()');
+    SELECT j.jobid INTO job FROM cron.job j
+     WHERE j.jobname = 'liveid-refresh' AND j.username = current_user;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    RETURN cron.unschedule(job);
+END
+$$;
+COMMENT ON FUNCTION liveid.unschedule_refresh() IS 'remove the pg_cron job liveid-refresh; false when there is none';
+
+GRANT EXECUTE ON FUNCTION liveid.refresh_calls(integer) TO liveid_user;
+GRANT EXECUTE ON FUNCTION liveid.check_pg_cron(text), liveid.schedule_refresh(text),
+    liveid.unschedule_refresh() TO liveid_admin;
+-- ==== end of keeping the ledger up to date ====
+
 -- Privileges: nothing for PUBLIC; the utility functions for liveid_user,
 -- everything else for liveid_admin only.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA liveid FROM PUBLIC;

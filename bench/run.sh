@@ -20,5 +20,6 @@ gcc -O2 -Wall -o "$work/curl_loop" bench/curl_loop.c $(curl-config --cflags) $(c
 
 # the foundation (pg.sh), the payload builders, service_start, the memory
 # of large answers and server callbacks end to end, each in the same
-# cluster against the same simulator
-scripts/with-sim.sh bash -c 'bench/pg.sh && bench/payload.sh && bench/start.sh && bench/answer.sh && bench/callbacks.sh'
+# cluster against the same simulator; then refresh_calls() against serial
+# calls (its own simulator, with a latency)
+scripts/with-sim.sh bash -c 'bench/pg.sh && bench/payload.sh && bench/start.sh && bench/answer.sh && bench/callbacks.sh && bench/refresh.sh'

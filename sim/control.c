@@ -567,6 +567,31 @@ SimStats(SimRequest *rq, SimResponse *rs)
 	resp_json(rs, 200, server_stats_json());
 }
 
+/* POST /sim/latency {"ms"}: the latency of every /api/ answer from now on. */
+static void
+SimLatency(SimRequest *rq, SimResponse *rs)
+{
+	cJSON	   *body = ControlBody(rq, rs);
+	cJSON	   *ms;
+	cJSON	   *out;
+
+	if (body == NULL)
+		return;
+	ms = cJSON_GetObjectItemCaseSensitive(body, "ms");
+	if (!cJSON_IsNumber(ms) || ms->valuedouble < 0 || ms->valuedouble > 60000 ||
+		ms->valuedouble != (double) (int) ms->valuedouble)
+		resp_error(rs, 400, "ms: a whole number of milliseconds from 0 to 60000 is required");
+	else
+	{
+		server_set_latency((int) ms->valuedouble);
+		out = cJSON_CreateObject();
+		cJSON_AddTrueToObject(out, "success");
+		cJSON_AddNumberToObject(out, "ms", ms->valuedouble);
+		resp_json(rs, 200, out);
+	}
+	cJSON_Delete(body);
+}
+
 /* GET /sim/redirected: where fault redirects point; counts the hit. */
 static void
 SimRedirected(SimRequest *rq, SimResponse *rs)
@@ -590,6 +615,7 @@ const Route control_routes[] = {
 	{"GET", "/sim/callbacks", SimCallbacks},
 	{"GET", "/sim/alerts", SimAlerts},
 	{"GET", "/sim/stats", SimStats},
+	{"POST", "/sim/latency", SimLatency},
 	{"GET", "/sim/redirected", SimRedirected},
 	{"GET", "/app/call", CallPage},
 	{NULL, NULL, NULL}

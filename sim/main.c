@@ -32,7 +32,7 @@ static const char usage[] =
 "Usage: liveid-sim --port N [--config FILE] [--seed N] [--tls-cert F --tls-key F]\n"
 "                  [--bind ADDR] [--clock TIME] [--quiet] [--token-ttl S]\n"
 "                  [--callback-backoff-ms MS] [--callback-attempts N]\n"
-"                  [--callback-ca FILE] [--conn-timeout S]\n"
+"                  [--callback-ca FILE] [--conn-timeout S] [--latency-ms MS]\n"
 "A simulator of the LiveID+ service (see sim/README.md).\n";
 
 /* Parses a whole non-negative decimal within [min, max]; exits 2 if not. */
@@ -75,7 +75,7 @@ ParseOptions(int argc, char **argv)
 	enum
 	{
 		O_PORT = 1, O_CONFIG, O_SEED, O_CERT, O_KEY, O_BIND, O_CLOCK, O_QUIET,
-		O_TTL, O_BACKOFF, O_ATTEMPTS, O_CBCA, O_CONNTO, O_HELP
+		O_TTL, O_BACKOFF, O_ATTEMPTS, O_CBCA, O_CONNTO, O_LATENCY, O_HELP
 	};
 	static const struct option longopts[] = {
 		{"port", required_argument, NULL, O_PORT},
@@ -91,6 +91,7 @@ ParseOptions(int argc, char **argv)
 		{"callback-attempts", required_argument, NULL, O_ATTEMPTS},
 		{"callback-ca", required_argument, NULL, O_CBCA},
 		{"conn-timeout", required_argument, NULL, O_CONNTO},
+		{"latency-ms", required_argument, NULL, O_LATENCY},
 		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0}
 	};
@@ -144,6 +145,9 @@ ParseOptions(int argc, char **argv)
 				break;
 			case O_CONNTO:
 				sim_opts.conn_timeout = (int) NumberArg("--conn-timeout", optarg, 1, 3600);
+				break;
+			case O_LATENCY:
+				sim_opts.latency_ms = (int) NumberArg("--latency-ms", optarg, 0, 60000);
 				break;
 			case O_HELP:
 				fputs(usage, stdout);

@@ -11,6 +11,15 @@
  * connection is closed.  Faults named by a request (fault.c) are set up by
  * resp_fault_begin() and finished here when the response is sent.
  *
+ * Latency.  Every answer of the LiveID+ API (/api/, not the /sim/ control
+ * endpoints nor the /app/ pages) is held back for the current latency
+ * (--latency-ms, then POST /sim/latency) after it is built, in its own
+ * connection's thread, so other connections go on meanwhile.  The API
+ * requests between arrival and that answer are counted as in flight, and
+ * the highest count since the last change of latency is the peak that
+ * GET /sim/stats shows (apiPeakInFlight): how many requests a client
+ * really had outstanding at once.
+ *
  *-------------------------------------------------------------------------
  */
 #include "sim.h"
@@ -61,6 +70,9 @@ static atomic_long stat_faults;
 static atomic_long stat_redirected;
 static atomic_long stat_connections;
 static atomic_long stat_expect;
+static atomic_int api_latency_ms;
+static atomic_long api_in_flight;
+static atomic_long api_peak;
 static char last_user_agent[256];
 static int	listen_port;
 
@@ -644,6 +656,36 @@ WriteInterim(struct MHD_Connection *conn, long n)
 	}
 }
 
+/* Counts an API request in flight from now on, and the peak. */
+static void
+ApiBegin(void)
+{
+	long		now = atomic_fetch_add(&api_in_flight, 1) + 1;
+	long		peak = atomic_load(&api_peak);
+
+	while (now > peak && !atomic_compare_exchange_weak(&api_peak, &peak, now))
+		;
+}
+
+/* Holds an API answer back for the latency; it is then no longer in flight. */
+static void
+ApiEnd(void)
+{
+	int			ms = atomic_load(&api_latency_ms);
+
+	if (ms > 0)
+		sleep_ms_interruptible(ms);
+	atomic_fetch_sub(&api_in_flight, 1);
+}
+
+/* Sets the API latency and starts a new peak reading from the requests in flight. */
+void
+server_set_latency(int ms)
+{
+	atomic_store(&api_latency_ms, ms);
+	atomic_store(&api_peak, atomic_load(&api_in_flight));
+}
+
 /* The libmicrohttpd access handler: collects the body, then dispatches. */
 static enum MHD_Result
 AccessHandler(void *cls, struct MHD_Connection *conn, const char *url,
@@ -659,6 +701,7 @@ AccessHandler(void *cls, struct MHD_Connection *conn, const char *url,
 	const char *allow;
 	Handler		h;
 	char		st[16];
+	bool		api;
 
 	if (ctx == NULL)
 	{
@@ -732,6 +775,9 @@ AccessHandler(void *cls, struct MHD_Connection *conn, const char *url,
 		rq.form = ctx->form_bad ? NULL : ctx->form;
 	}
 
+	api = strncmp(url, "/api/", 5) == 0;
+	if (api)
+		ApiBegin();
 	h = FindRoute(method, url, &allow);
 	if (h)
 		h(&rq, &rs);
@@ -742,6 +788,8 @@ AccessHandler(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 	else
 		resp_error(&rs, 404, "no such endpoint: %s", url);
+	if (api)
+		ApiEnd();
 
 	if (rs.fault.kind == FAULT_RESET)
 	{
@@ -853,6 +901,7 @@ server_start(char *err, size_t errlen)
 		return NULL;
 	}
 	listen_port = server_port(d);
+	server_set_latency(sim_opts.latency_ms);
 	return d;
 }
 
@@ -887,6 +936,9 @@ server_stats_json(void)
 	cJSON_AddNumberToObject(o, "redirectedHits", (double) atomic_load(&stat_redirected));
 	cJSON_AddNumberToObject(o, "connections", (double) atomic_load(&stat_connections));
 	cJSON_AddNumberToObject(o, "expectHeaders", (double) atomic_load(&stat_expect));
+	cJSON_AddNumberToObject(o, "latencyMs", (double) atomic_load(&api_latency_ms));
+	cJSON_AddNumberToObject(o, "apiInFlight", (double) atomic_load(&api_in_flight));
+	cJSON_AddNumberToObject(o, "apiPeakInFlight", (double) atomic_load(&api_peak));
 	pthread_mutex_lock(&log_lock);
 	cJSON_AddStringToObject(o, "lastUserAgent", last_user_agent);
 	pthread_mutex_unlock(&log_lock);

@@ -42,6 +42,7 @@ typedef struct SimOptions
 	int			callback_attempts;	/* attempts before giving up */
 	const char *callback_ca;	/* CA bundle for https callbacks */
 	int			conn_timeout;	/* idle connection timeout, seconds */
+	int			latency_ms;		/* every /api/ answer waits this long first */
 } SimOptions;
 
 extern SimOptions sim_opts;
@@ -324,6 +325,8 @@ extern void resp_redirect(SimResponse *rs, int status, const char *location);
  */
 extern bool resp_fault_begin(SimRequest *rq, SimResponse *rs, const char *subject);
 extern cJSON *server_stats_json(void);	/* GET /sim/stats */
+/* POST /sim/latency: the /api/ latency from now on; starts a new peak reading */
+extern void server_set_latency(int ms);
 extern void server_note_redirected(void);
 extern struct MHD_Daemon *server_start(char *err, size_t errlen);
 extern void server_stop(struct MHD_Daemon *d);

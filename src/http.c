@@ -3,39 +3,49 @@
  * http.c
  *		The transport to LiveID+: the only file that knows libcurl.
  *
- * One easy handle and one multi handle live for the whole backend, so
- * keep-alive connections and TLS sessions survive between calls.  Options
- * that never change are set once, the header lists once per API key; what
- * follows a setting (timeouts, size cap, CA file, proxy) is set on every
- * call, so a SET takes effect on the very next call.
+ * One multi handle and a pool of easy handles live for the whole backend,
+ * so keep-alive connections (kept by the multi handle, for every easy
+ * handle) and TLS sessions survive between calls.  The first easy handle
+ * carries the single requests (liveid_http); a batch (liveid_http_batch)
+ * uses as many as it has requests in flight.  Options that never change
+ * are set once per handle, the single path's header lists once per API
+ * key; what follows a setting (timeouts, size cap, CA file, proxy) is set
+ * on every request, so a SET takes effect on the very next one.  Single
+ * requests and batches share the code that checks a request and points a
+ * handle at it (NewRequest, AttachRequest), so confinement, limits and TLS
+ * are the same for both.
  *
- * Waiting.  The transfer is driven through curl's multi *socket* interface:
+ * Waiting.  Transfers are driven through curl's multi *socket* interface:
  * curl tells OnSocket() which sockets it wants watched and for what, and
  * OnTimer() when it next wants to act on its own (timeouts, the resolver,
  * connect attempts); both only record.  The backend then sleeps in one
- * WaitEventSet holding its latch, postmaster death and those sockets
- * (rebuilt only when the set of sockets changes, their read/write flags
- * adjusted in place), for at most the time curl's timer leaves, and hands
- * whatever woke it to curl_multi_socket_action().  So nothing polls: a
- * waiting backend costs no CPU, and pg_stat_activity shows it waiting with
+ * WaitEventSet holding its latch, postmaster death and those sockets, for
+ * at most the time curl's timer leaves, and hands whatever woke it to
+ * curl_multi_socket_action().  The set is kept in step with what curl
+ * watches (SyncWaitSet): a new socket is added to it, a changed one
+ * modified in place, and the set is rebuilt only when it holds a socket
+ * curl closed or no longer watches.  So nothing polls: a waiting backend
+ * costs no CPU, and pg_stat_activity shows it waiting with
  * wait_event_type "Extension".
  *
  * Interrupts.  Query cancel, statement_timeout and pg_terminate_backend set
  * the latch.  After each latch wake-up the latch is reset; a pending cancel
- * or termination abandons the transfer at once (the easy handle is taken
- * out of the multi handle, its connection dropped, and the handle is set up
- * afresh on the next call), then CHECK_FOR_INTERRUPTS() raises PostgreSQL's
- * own error.  Other interrupts are served and the wait goes on; postmaster
- * death exits (WL_EXIT_ON_PM_DEATH).  Nothing ereports while curl is inside
- * a callback.
+ * or termination abandons every transfer at once (each easy handle is
+ * taken out of the multi handle, its connection dropped, and the handle is
+ * set up afresh on its next use), then CHECK_FOR_INTERRUPTS() raises
+ * PostgreSQL's own error.  Other interrupts are served and the wait goes
+ * on; postmaster death exits (WL_EXIT_ON_PM_DEATH).  Nothing ereports while
+ * curl is inside a callback.
  *
  * A request can be split: liveid_http_begin() sends it, liveid_http_end()
  * waits for the answer, and the caller may work in between.  So the
- * clean-up of a
- * request is not a PG_FINALLY but a reset callback on its memory context:
- * it detaches the easy handle and frees the request's malloc'd header list
- * (the one with a Bearer token) whether the request ends, or an ERROR
- * anywhere between begin and end takes its memory away.
+ * clean-up of a request is not a PG_FINALLY but a reset callback on its
+ * memory context: it detaches the easy handle and frees the request's
+ * malloc'd header list (the one with a Bearer token) whether the request
+ * ends, or an ERROR anywhere between begin and end takes its memory away.
+ * A batch's requests live in per-slot memory contexts under the caller's,
+ * with the same callback, so an ERROR in the middle of a batch (an
+ * interrupt, or the caller's own work on an answer) frees every handle.
  *
  * Confinement.  Every request goes to liveid.url || path: the path is
  * checked so that it cannot name another host or climb out of the base path
@@ -47,14 +57,16 @@
  * buffer allocated with MCXT_ALLOC_NO_OOM in the request's memory context
  * and capped at liveid.max_response_size while receiving.
  *
- * Failures are mapped in one function, ReportRemoteError(), to the
+ * Failures are described in one function, DescribeFailure(), with the
  * SQLSTATEs of sql-api.md: 08006 for the transport (saying which and after
  * how long), 28000 for 401/403, 22023 for other 4xx, 58000 for 5xx,
- * redirects and answers too large.  The service's own text goes to DETAIL
- * short, with control characters escaped and the API key and the request's
- * token masked.  The context line "LiveID+ <method> <path>" is not added
- * here but by one error-context callback the SQL functions push around a
- * whole remote call (liveid_remote_context_push).
+ * redirects and answers too large.  A single request raises that failure;
+ * a batch hands it to the caller in its item, and goes on with the others.
+ * The service's own text goes to DETAIL short, with control characters
+ * escaped and the API key and the request's token masked.  The context line
+ * "LiveID+ <method> <path>" is not added here but by one error-context
+ * callback the SQL functions push around a whole remote call
+ * (liveid_remote_context_push).
  *
  *-------------------------------------------------------------------------
  */
@@ -73,43 +85,63 @@
 #define MAX_PATH_BYTES 2048		/* of the path before any '?' */
 #define MAX_QUERY_BYTES 8192	/* of the query string */
 #define MAX_DETAIL_BYTES 300	/* of the service's text in DETAIL */
-#define MAX_SOCKETS 8			/* curl uses one, two while connecting */
+#define MAX_HANDLES 256			/* liveid.max_concurrency's maximum */
+#define MAX_SOCKETS (2 * MAX_HANDLES + 8)	/* one a transfer, two while connecting */
+#define MAX_EVENTS 64			/* events taken from one wait */
 
-static CURL *easy = NULL;
+/* An easy handle of the pool, and what it is set up with. */
+typedef struct Handle
+{
+	CURL	   *easy;
+	bool		ready;			/* the options that never change are set */
+	char	   *ca_file;		/* the liveid.ca_file they were set with (malloc'd) */
+	LiveidRequest *req;			/* the request attached to it, or NULL */
+} Handle;
+
 static CURLM *multi = NULL;
+static Handle handles[MAX_HANDLES];	/* [0]: the single requests' */
+static int	nhandles = 0;		/* created so far */
 static char user_agent[128];
-static char errbuf[CURL_ERROR_SIZE];
+static bool batch_running = false;	/* a batch's requests hold the handles */
 
-/*
- * What the handle is set up with.  Options that never change are set once
- * (SetUpHandle), again only after an abandoned transfer or a new
- * liveid.ca_file; the header lists are built once per API key.
- */
-static bool handle_ready = false;
-static char *handle_ca_file = NULL;	/* malloc'd */
+/* the single path's header lists, built once per API key */
 static struct curl_slist *headers_plain = NULL;	/* Accept, apikey */
 static struct curl_slist *headers_json = NULL;	/* + Content-Type, no Expect */
 static char *headers_key = NULL;	/* the key they hold (malloc'd, wiped) */
 
-/* a socket curl wants watched, and for what (CURL_POLL_IN/OUT/INOUT) */
+/*
+ * A socket curl wants watched, and for what (CURL_POLL_IN/OUT/INOUT); its
+ * position in wait_set (-1: not in it yet) and what the set waits for.
+ */
 typedef struct Watched
 {
 	curl_socket_t fd;
 	int			what;
+	int			pos;
+	int			built_what;
 } Watched;
 
 /* what curl asked for (OnSocket, OnTimer) */
 static Watched watched[MAX_SOCKETS];
 static int	nwatched = 0;
+
+/*
+ * Sockets curl stopped watching that wait_set still holds.  A kept-alive
+ * connection's socket is removed at the end of each request and added again
+ * at the start of the next: it gets its old position back, so a request on
+ * a kept-alive connection builds no new set.  One still here at the next
+ * wait makes the set stale (an idle socket must not wake the wait).
+ */
+static Watched gone[MAX_SOCKETS];
+static int	ngone = 0;
 static bool socket_closed = true;	/* curl closed a socket: rebuild */
 static bool timer_set = false;
 static TimestampTz timer_at;
 
-/* the wait set built from it: latch, postmaster death, then the sockets */
+/* the wait set: latch, postmaster death, then the sockets */
 static WaitEventSet *wait_set = NULL;
-static Watched built[MAX_SOCKETS];
-static int	built_pos[MAX_SOCKETS];
-static int	nbuilt = 0;
+static int	set_sockets = 0;	/* socket events added to it */
+static int	set_capacity = 0;	/* socket events it has room for */
 
 /* what a transfer collects; its callbacks only record */
 typedef struct Transfer
@@ -124,30 +156,31 @@ typedef struct Transfer
 } Transfer;
 
 /*
- * A request under way, from liveid_http_begin() to liveid_http_end(), in the
- * memory context of the caller.  While it is attached, the easy handle
- * points into it (the Transfer, the body) and may hold a header list of its
- * own; ReleaseRequest() undoes both, and runs at the latest when that memory
- * context goes, so an ERROR raised between begin and end leaves the handle
- * clean.
+ * A request under way, from NewRequest() to its end, in the memory context
+ * of the caller (a batch: of its slot).  While it is attached, its easy
+ * handle points into it (the Transfer, the body, the error buffer) and may
+ * hold a header list of its own; ReleaseRequest() undoes both, and runs at
+ * the latest when that memory context goes, so an ERROR raised meanwhile
+ * leaves the handle clean.
  */
 struct LiveidRequest
 {
 	Transfer	t;
+	Handle	   *h;				/* the easy handle it uses */
 	const char *key;			/* the API key sent, to mask it */
 	const char *bearer;			/* the token sent, or NULL */
-	struct curl_slist *call_headers;	/* with a Bearer token, or NULL */
-	bool		attached;		/* easy is in multi, pointing here */
+	char	   *url;			/* in UTF-8 */
+	const char *body;			/* in UTF-8, or NULL */
+	struct curl_slist *call_headers;	/* its own header list, or NULL */
+	bool		attached;		/* h's easy handle is in multi, pointing here */
 	bool		finished;		/* the transfer ended (rc is curl's) */
 	bool		interrupted;	/* abandoned for a cancel or termination */
 	CURLcode	rc;
 	TimestampTz start;
 	long		elapsed_ms;
+	char		errbuf[CURL_ERROR_SIZE];
 	MemoryContextCallback cleanup;
 };
-
-/* the request the easy handle belongs to, if any */
-static LiveidRequest *active_request = NULL;
 
 /* Write callback: appends to the buffer, stops past the size limit. */
 static size_t
@@ -187,11 +220,8 @@ WriteBody(char *ptr, size_t size, size_t nmemb, void *userdata)
 }
 
 /*
- * Socket callback: records which sockets curl wants watched and for what.
- * A kept-alive connection's socket is removed at the end of each request
- * and added again at the start of the next: SyncWaitSet() keeps it in the
- * wait set meanwhile, so a request on a kept-alive connection builds no
- * new set.
+ * Socket callback: records which sockets curl wants watched and for what
+ * (see "gone" above for a socket that comes back).
  */
 static int
 OnSocket(CURL *e, curl_socket_t fd, int what, void *clientp, void *socketp)
@@ -204,14 +234,28 @@ OnSocket(CURL *e, curl_socket_t fd, int what, void *clientp, void *socketp)
 	if (what == CURL_POLL_REMOVE || what == CURL_POLL_NONE)
 	{
 		if (i < nwatched)
+		{
+			if (watched[i].pos >= 0)
+				gone[ngone++] = watched[i];
 			watched[i] = watched[--nwatched];
+		}
 		return 0;
 	}
 	if (i == nwatched)
 	{
 		if (nwatched == MAX_SOCKETS)
 			return -1;			/* curl fails the transfer */
-		watched[nwatched++].fd = fd;
+		watched[i].fd = fd;
+		watched[i].pos = -1;
+		for (int g = 0; g < ngone; g++)
+			if (gone[g].fd == fd)
+			{
+				watched[i].pos = gone[g].pos;
+				watched[i].built_what = gone[g].built_what;
+				gone[g] = gone[--ngone];
+				break;
+			}
+		nwatched++;
 	}
 	watched[i].what = what;
 	return 0;
@@ -239,30 +283,21 @@ OnTimer(CURLM *m, long timeout_ms, void *clientp)
 	return 0;
 }
 
-/* Creates the backend's handles on first use. */
+/* Creates the backend's multi handle on first use. */
 static void
-EnsureHandles(void)
+EnsureMulti(void)
 {
-	if (easy != NULL)
+	if (multi != NULL)
 		return;
 	if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_SYSTEM_ERROR),
 				 errmsg("could not initialize libcurl")));
 	multi = curl_multi_init();
-	easy = curl_easy_init();
-	if (multi == NULL || easy == NULL)
-	{
-		if (multi)
-			curl_multi_cleanup(multi);
-		if (easy)
-			curl_easy_cleanup(easy);
-		multi = NULL;
-		easy = NULL;
+	if (multi == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("could not create a libcurl handle")));
-	}
 	curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, OnSocket);
 	curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, OnTimer);
 	snprintf(user_agent, sizeof(user_agent), "liveid/%s libcurl/%s PostgreSQL/%s",
@@ -270,10 +305,32 @@ EnsureHandles(void)
 			 PG_VERSION);
 }
 
-/* Sets the options that are the same for every call. */
-static void
-SetUpHandle(const char *ca_file)
+/* Easy handle i of the pool, created on first use (EnsureMulti() first). */
+static Handle *
+GetHandle(int i)
 {
+	Assert(i >= 0 && i < MAX_HANDLES);
+	while (nhandles <= i)
+	{
+		CURL	   *easy = curl_easy_init();
+
+		if (easy == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("could not create a libcurl handle")));
+		handles[nhandles].easy = easy;
+		handles[nhandles].ready = false;
+		nhandles++;
+	}
+	return &handles[i];
+}
+
+/* Sets the options of a handle that are the same for every request. */
+static void
+SetUpHandle(Handle *h, const char *ca_file)
+{
+	CURL	   *easy = h->easy;
+
 	curl_easy_reset(easy);
 	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
@@ -282,16 +339,15 @@ SetUpHandle(const char *ca_file)
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, WriteBody);
-	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, OnCloseSocket);
 	/* "" means no host is exempt from liveid.proxy, whatever NO_PROXY says */
 	curl_easy_setopt(easy, CURLOPT_NOPROXY, "");
 	if (*ca_file)
 		curl_easy_setopt(easy, CURLOPT_CAINFO, ca_file);
-	free(handle_ca_file);
-	handle_ca_file = strdup(ca_file);
-	handle_ready = (handle_ca_file != NULL);
+	free(h->ca_file);
+	h->ca_file = strdup(ca_file);
+	h->ready = (h->ca_file != NULL);
 }
 
 /* Appends prefix || value to a header list; the copy made here is wiped. */
@@ -317,13 +373,37 @@ AppendHeader(struct curl_slist *list, const char *prefix, const char *value,
 	return grown ? grown : list;
 }
 
-/* (Re)builds the header lists for an API key; false when out of memory. */
+/*
+ * A header list: Accept, for a body Content-Type and an empty Expect, the
+ * API key, and the Bearer token when there is one.
+ */
+static struct curl_slist *
+HeaderList(const char *key, bool json, const char *bearer, bool *ok)
+{
+	struct curl_slist *list = NULL;
+
+	list = AppendHeader(list, "Accept: ", "application/json", ok);
+	if (json)
+	{
+		list = AppendHeader(list, "Content-Type: ", "application/json", ok);
+		/* an empty Expect: curl would wait up to 1 s for a 100 otherwise */
+		list = AppendHeader(list, "Expect:", "", ok);
+	}
+	if (*key)
+		list = AppendHeader(list, "apikey: ", key, ok);
+	if (bearer)
+		list = AppendHeader(list, "Authorization: Bearer ", bearer, ok);
+	return list;
+}
+
+/* (Re)builds the single path's header lists for an API key; false when out of memory. */
 static bool
 BuildHeaderLists(const char *key)
 {
 	bool		ok = true;
 
-	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, NULL);
+	if (nhandles > 0)
+		curl_easy_setopt(handles[0].easy, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(headers_plain);
 	curl_slist_free_all(headers_json);
 	headers_plain = headers_json = NULL;
@@ -333,46 +413,12 @@ BuildHeaderLists(const char *key)
 		free(headers_key);
 		headers_key = NULL;
 	}
-	for (int i = 0; i < 2 && ok; i++)
-	{
-		struct curl_slist *list = NULL;
-
-		list = AppendHeader(list, "Accept: ", "application/json", &ok);
-		if (i == 1)
-		{
-			list = AppendHeader(list, "Content-Type: ", "application/json", &ok);
-			/* an empty Expect: curl would wait up to 1 s for a 100 otherwise */
-			list = AppendHeader(list, "Expect:", "", &ok);
-		}
-		if (*key)
-			list = AppendHeader(list, "apikey: ", key, &ok);
-		if (i == 0)
-			headers_plain = list;
-		else
-			headers_json = list;
-	}
+	headers_plain = HeaderList(key, false, NULL, &ok);
+	headers_json = HeaderList(key, true, NULL, &ok);
 	/* compared by content: the key file's keys move at each reload */
 	if (ok)
 		headers_key = strdup(key);
 	return ok && headers_key != NULL;
-}
-
-/* Copies a header list and adds the Bearer token (a request's own list). */
-static struct curl_slist *
-WithBearer(const struct curl_slist *base, const char *bearer, bool *ok)
-{
-	struct curl_slist *list = NULL;
-
-	for (const struct curl_slist *h = base; h && *ok; h = h->next)
-	{
-		struct curl_slist *grown = curl_slist_append(list, h->data);
-
-		if (grown == NULL)
-			*ok = false;
-		else
-			list = grown;
-	}
-	return AppendHeader(list, "Authorization: Bearer ", bearer, ok);
 }
 
 /* True when s[0..n) holds a percent-encoded '.', '/' or '\'. */
@@ -603,95 +649,156 @@ TransportFailure(CURLcode rc, const char **hint)
 }
 
 /*
- * Raises the error of a request that did not end in a 2xx answer: the one
- * place that maps remote failures to SQLSTATEs (as postgres_fdw's
+ * Describes the failure of a request that did not end in a 2xx answer: the
+ * one place that maps remote failures to SQLSTATEs (as postgres_fdw's
  * pgfdw_report_error does), with the service's text made safe in DETAIL.
- * The context line comes from the caller's liveid_remote_context_push().
+ * Everything is palloc'd in the current memory context.
+ */
+static void
+DescribeFailure(const LiveidRequest *req, long status, const char *location,
+				LiveidFailure *f)
+{
+	const char *text;
+
+	memset(f, 0, sizeof(*f));
+	f->sqlerrcode = ERRCODE_SYSTEM_ERROR;
+	if (req->t.too_large || req->rc == CURLE_FILESIZE_EXCEEDED)
+	{
+		f->message = psprintf("LiveID+ answer is larger than liveid.max_response_size (%d bytes)",
+							  liveid_max_response_size);
+		f->detail = pstrdup("The answer was refused while it arrived, not buffered.");
+		f->hint = pstrdup("Raise liveid.max_response_size if such answers are expected.");
+		return;
+	}
+	if (req->rc != CURLE_OK)
+	{
+		const char *hint;
+		const char *what = TransportFailure(req->rc, &hint);
+		const char *why = req->errbuf[0] ? req->errbuf : curl_easy_strerror(req->rc);
+
+		f->sqlerrcode = ERRCODE_CONNECTION_FAILURE;
+		f->message = psprintf("LiveID+ %s", what);
+		f->detail = psprintf("After %ld ms: %s", req->elapsed_ms,
+							 SafeText(req, why, strlen(why)));
+		f->hint = hint ? pstrdup(hint) : NULL;
+		return;
+	}
+	text = ServiceText(req);
+	if (status == 401 || status == 403)
+	{
+		f->sqlerrcode = ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION;
+		f->message = psprintf("LiveID+ refused the credentials (HTTP %ld)", status);
+		f->detail = text ? pstrdup(text) : NULL;
+		f->hint = pstrdup("Check the key of this organization in liveid.api_key_file, or liveid.api_key.");
+	}
+	else if (status >= 300 && status < 400)
+	{
+		f->message = psprintf("LiveID+ answered with a redirect (HTTP %ld), which is not followed",
+							  status);
+		f->detail = location ?
+			psprintf("Location: %s", SafeText(req, location, strlen(location))) : NULL;
+		f->hint = pstrdup("Check liveid.url: every request goes to it and nowhere else.");
+	}
+	else if (status >= 400 && status < 500)
+	{
+		f->sqlerrcode = ERRCODE_INVALID_PARAMETER_VALUE;
+		f->message = psprintf("LiveID+ rejected the request (HTTP %ld)", status);
+		f->detail = pstrdup(text ? text : "(no error text)");
+	}
+	else
+	{
+		f->message = psprintf("LiveID+ failed (HTTP %ld)", status);
+		f->detail = pstrdup(text ? text : "(empty answer)");
+	}
+}
+
+/*
+ * Raises a failure at elevel, as it is (see liveid.h); with prefix (or
+ * NULL) in front of its message.
+ */
+void
+liveid_report_failure(int elevel, const LiveidFailure *f, const char *prefix)
+{
+	ereport(elevel,
+			(errcode(f->sqlerrcode),
+			 errmsg_internal("%s%s", prefix ? prefix : "", f->message),
+			 f->detail ? errdetail_internal("%s", f->detail) : 0,
+			 f->hint ? errhint("%s", f->hint) : 0));
+}
+
+/*
+ * Raises the error of a request that did not end in a 2xx answer; the
+ * context line comes from the caller's liveid_remote_context_push().
  */
 static void
 pg_attribute_noreturn()
 ReportRemoteError(const LiveidRequest *req, long status, const char *location)
 {
-	const char *text;
-	const char *hint;
+	LiveidFailure f;
 
-	if (req->t.out_of_memory)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory while receiving a LiveID+ answer")));
-	if (req->t.too_large || req->rc == CURLE_FILESIZE_EXCEEDED)
-		ereport(ERROR,
-				(errcode(ERRCODE_SYSTEM_ERROR),
-				 errmsg("LiveID+ answer is larger than liveid.max_response_size (%d bytes)",
-						liveid_max_response_size),
-				 errdetail("The answer was refused while it arrived, not buffered."),
-				 errhint("Raise liveid.max_response_size if such answers are expected.")));
-	if (req->rc != CURLE_OK)
-	{
-		const char *what = TransportFailure(req->rc, &hint);
-		const char *why = errbuf[0] ? errbuf : curl_easy_strerror(req->rc);
-
-		ereport(ERROR,
-				(errcode(ERRCODE_CONNECTION_FAILURE),
-				 errmsg("LiveID+ %s", what),
-				 errdetail_internal("After %ld ms: %s", req->elapsed_ms,
-									SafeText(req, why, strlen(why))),
-				 hint ? errhint("%s", hint) : 0));
-	}
-	text = ServiceText(req);
-	if (status == 401 || status == 403)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-				 errmsg("LiveID+ refused the credentials (HTTP %ld)", status),
-				 text ? errdetail_internal("%s", text) : 0,
-				 errhint("Check the key of this organization in liveid.api_key_file, or liveid.api_key.")));
-	if (status >= 300 && status < 400)
-		ereport(ERROR,
-				(errcode(ERRCODE_SYSTEM_ERROR),
-				 errmsg("LiveID+ answered with a redirect (HTTP %ld), which is not followed", status),
-				 location ? errdetail_internal("Location: %s",
-											   SafeText(req, location, strlen(location))) : 0,
-				 errhint("Check liveid.url: every request goes to it and nowhere else.")));
-	if (status >= 400 && status < 500)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("LiveID+ rejected the request (HTTP %ld)", status),
-				 errdetail_internal("%s", text ? text : "(no error text)")));
-	ereport(ERROR,
-			(errcode(ERRCODE_SYSTEM_ERROR),
-			 errmsg("LiveID+ failed (HTTP %ld)", status),
-			 errdetail_internal("%s", text ? text : "(empty answer)")));
+	DescribeFailure(req, status, location, &f);
+	liveid_report_failure(ERROR, &f, NULL);
+	pg_unreachable();
 }
 
-/* Detaches the easy handle from a request; never raises (runs in abort). */
+/* Detaches a request from its easy handle; never raises (runs in abort). */
 static void
 ReleaseRequest(void *arg)
 {
 	LiveidRequest *req = arg;
 
-	if (!req->attached)
-		return;
-	/* mid-transfer this drops the connection: the next call starts afresh */
-	curl_multi_remove_handle(multi, easy);
-	if (!req->finished)
-		handle_ready = false;
-	/* nothing may point at this request's memory once it is over */
-	curl_easy_setopt(easy, CURLOPT_WRITEDATA, NULL);
-	curl_easy_setopt(easy, CURLOPT_POSTFIELDS, NULL);
-	if (req->call_headers)
+	if (req->attached)
 	{
-		curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers_plain);
-		curl_slist_free_all(req->call_headers);
-		req->call_headers = NULL;
+		Handle	   *h = req->h;
+
+		/* mid-transfer this drops the connection: the next use starts afresh */
+		curl_multi_remove_handle(multi, h->easy);
+		if (!req->finished)
+			h->ready = false;
+		/* nothing may point at this request's memory once it is over */
+		curl_easy_setopt(h->easy, CURLOPT_WRITEDATA, NULL);
+		curl_easy_setopt(h->easy, CURLOPT_POSTFIELDS, NULL);
+		curl_easy_setopt(h->easy, CURLOPT_ERRORBUFFER, NULL);
+		curl_easy_setopt(h->easy, CURLOPT_PRIVATE, NULL);
+		curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER,
+						 h == &handles[0] ? headers_plain : NULL);
+		req->attached = false;
+		if (h->req == req)
+			h->req = NULL;
 	}
-	req->attached = false;
-	if (active_request == req)
-		active_request = NULL;
+	curl_slist_free_all(req->call_headers);
+	req->call_headers = NULL;
 }
 
-/* Lets curl act on a socket (or on its timer) and notes the transfer's end. */
+/* Gives back every handle a request whose memory outlived an error holds. */
 static void
-Act(LiveidRequest *req, curl_socket_t fd, int mask)
+ReleaseStale(void)
+{
+	for (int i = 0; i < nhandles; i++)
+		if (handles[i].req)
+			ReleaseRequest(handles[i].req);
+}
+
+/* Abandons every transfer under way, for a cancel or a termination. */
+static void
+AbandonAll(void)
+{
+	for (int i = 0; i < nhandles; i++)
+	{
+		LiveidRequest *req = handles[i].req;
+
+		if (req)
+		{
+			ReleaseRequest(req);
+			req->interrupted = true;
+			req->finished = true;
+		}
+	}
+}
+
+/* Lets curl act on a socket (or on its timer) and notes the transfers that ended. */
+static void
+Act(curl_socket_t fd, int mask)
 {
 	CURLMcode	mc;
 	CURLMsg    *msg;
@@ -701,16 +808,33 @@ Act(LiveidRequest *req, curl_socket_t fd, int mask)
 	mc = curl_multi_socket_action(multi, fd, mask, &running);
 	if (mc != CURLM_OK)
 	{
-		snprintf(errbuf, sizeof(errbuf), "%s", curl_multi_strerror(mc));
-		req->rc = CURLE_FAILED_INIT;
-		req->finished = true;
+		/* the multi handle itself failed: so did every transfer in it */
+		for (int i = 0; i < nhandles; i++)
+		{
+			LiveidRequest *req = handles[i].req;
+
+			if (req && !req->finished)
+			{
+				snprintf(req->errbuf, sizeof(req->errbuf), "%s", curl_multi_strerror(mc));
+				req->rc = CURLE_FAILED_INIT;
+				req->finished = true;
+			}
+		}
 		return;
 	}
 	while ((msg = curl_multi_info_read(multi, &left)) != NULL)
-		if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy)
+		if (msg->msg == CURLMSG_DONE)
 		{
-			req->rc = msg->data.result;
-			req->finished = true;
+			char	   *p = NULL;
+
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &p);
+			if (p)
+			{
+				LiveidRequest *req = (LiveidRequest *) p;
+
+				req->rc = msg->data.result;
+				req->finished = true;
+			}
 		}
 }
 
@@ -722,63 +846,70 @@ SocketEvents(int what)
 		((what & CURL_POLL_OUT) ? WL_SOCKET_WRITEABLE : 0);
 }
 
-/* The position in the built wait set of socket fd, or -1. */
-static int
-BuiltPosition(curl_socket_t fd)
+/* Builds wait_set afresh from what curl watches. */
+static void
+RebuildWaitSet(void)
 {
-	for (int i = 0; i < nbuilt; i++)
-		if (built[i].fd == fd)
-			return i;
-	return -1;
+	if (wait_set)
+		FreeWaitEventSet(wait_set);
+	wait_set = NULL;
+	set_sockets = 0;
+	ngone = 0;
+	socket_closed = false;
+	/* room for what a batch adds while connecting, without a rebuild */
+	set_capacity = Min(MAX_SOCKETS, Max(8, 2 * nwatched));
+	/* kept in wait_set at once, so an ERROR below cannot leak it */
+#if PG_VERSION_NUM >= 170000
+	wait_set = CreateWaitEventSet(NULL, set_capacity + 2);
+#else
+	wait_set = CreateWaitEventSet(TopMemoryContext, set_capacity + 2);
+#endif
+	AddWaitEventToSet(wait_set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(wait_set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	for (int i = 0; i < nwatched; i++)
+	{
+		watched[i].pos = AddWaitEventToSet(wait_set, SocketEvents(watched[i].what),
+										   watched[i].fd, NULL, NULL);
+		watched[i].built_what = watched[i].what;
+		set_sockets++;
+	}
 }
 
 /*
  * Brings wait_set in line with what curl watches.  It is rebuilt only when
- * curl watches a socket the set does not hold, holds one curl no longer
- * watches (so that an idle socket cannot wake the wait), or closed a
- * socket; otherwise only the flags that changed are modified.  So the
- * requests of a kept-alive connection create no set and no epoll instance.
+ * it holds a socket curl no longer watches (so that an idle socket cannot
+ * wake the wait) or closed, or has no room for a new one; otherwise new
+ * sockets are added and changed ones modified in place.  So the requests
+ * of kept-alive connections create no set and no epoll instance.
  */
 static void
 SyncWaitSet(void)
 {
-	bool		rebuild = socket_closed || wait_set == NULL || nwatched != nbuilt;
+	int			added = 0;
 
-	for (int i = 0; i < nwatched && !rebuild; i++)
-		rebuild = BuiltPosition(watched[i].fd) < 0;
-	if (rebuild)
+	for (int i = 0; i < nwatched; i++)
+		if (watched[i].pos < 0)
+			added++;
+	if (socket_closed || wait_set == NULL || ngone > 0 ||
+		set_sockets + added > set_capacity)
 	{
-		if (wait_set)
-			FreeWaitEventSet(wait_set);
-		wait_set = NULL;
-		nbuilt = 0;
-		socket_closed = false;
-		/* kept in wait_set at once, so an ERROR below cannot leak it */
-#if PG_VERSION_NUM >= 170000
-		wait_set = CreateWaitEventSet(NULL, MAX_SOCKETS + 2);
-#else
-		wait_set = CreateWaitEventSet(TopMemoryContext, MAX_SOCKETS + 2);
-#endif
-		AddWaitEventToSet(wait_set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
-		AddWaitEventToSet(wait_set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
-		for (int i = 0; i < nwatched; i++)
-		{
-			built_pos[i] = AddWaitEventToSet(wait_set, SocketEvents(watched[i].what),
-											 watched[i].fd, NULL, NULL);
-			built[i] = watched[i];
-			nbuilt = i + 1;
-		}
+		RebuildWaitSet();
 		return;
 	}
-	/* the same sockets: only their flags may differ */
 	for (int i = 0; i < nwatched; i++)
 	{
-		int			b = BuiltPosition(watched[i].fd);
+		Watched    *w = &watched[i];
 
-		if (built[b].what != watched[i].what)
+		if (w->pos < 0)
 		{
-			ModifyWaitEvent(wait_set, built_pos[b], SocketEvents(watched[i].what), NULL);
-			built[b].what = watched[i].what;
+			w->pos = AddWaitEventToSet(wait_set, SocketEvents(w->what), w->fd, NULL, NULL);
+			w->built_what = w->what;
+			set_sockets++;
+		}
+		else if (w->built_what != w->what)
+		{
+			ModifyWaitEvent(wait_set, w->pos, SocketEvents(w->what), NULL);
+			w->built_what = w->what;
 		}
 	}
 }
@@ -800,36 +931,37 @@ TimerTimeout(void)
 
 /*
  * After a latch wake-up: a cancel or termination (statement_timeout is a
- * cancel) abandons the transfer, leaving the handle ready for the next
+ * cancel) abandons every transfer, leaving the handles ready for the next
  * call, and CHECK_FOR_INTERRUPTS() raises PostgreSQL's own error; other
- * interrupts are served and the wait goes on.
+ * interrupts are served and the wait goes on.  True when it abandoned.
  */
-static void
-HandleInterrupts(LiveidRequest *req)
+static bool
+HandleInterrupts(void)
 {
-	if ((QueryCancelPending || ProcDiePending) && INTERRUPTS_CAN_BE_PROCESSED())
-	{
-		ReleaseRequest(req);
-		req->interrupted = true;
-		req->finished = true;
-	}
+	bool		abandon = (QueryCancelPending || ProcDiePending) &&
+		INTERRUPTS_CAN_BE_PROCESSED();
+
+	if (abandon)
+		AbandonAll();
 	CHECK_FOR_INTERRUPTS();
+	return abandon;
 }
 
 /*
  * Sleeps once until a socket curl watches is ready, curl's timer fires or
- * the latch is set, and lets curl act on what happened.
+ * the latch is set, and lets curl act on what happened.  The caller looks
+ * at its requests afterwards: finished, or interrupted.
  */
 static void
-WaitOnce(LiveidRequest *req)
+WaitOnce(void)
 {
-	WaitEvent	occurred[MAX_SOCKETS + 2];
+	WaitEvent	occurred[MAX_EVENTS];
 	long		timeout = TimerTimeout();
 	int			n;
 
 	if (timeout == 0)
 	{
-		Act(req, CURL_SOCKET_TIMEOUT, 0);
+		Act(CURL_SOCKET_TIMEOUT, 0);
 		return;
 	}
 	SyncWaitSet();
@@ -840,11 +972,11 @@ WaitOnce(LiveidRequest *req)
 		if (occurred[i].events & WL_LATCH_SET)
 		{
 			ResetLatch(MyLatch);
-			HandleInterrupts(req);
-			if (req->finished)
+			/* the abandoned sockets are curl's no more */
+			if (HandleInterrupts())
 				return;
 		}
-	for (int i = 0; i < n && !req->finished; i++)
+	for (int i = 0; i < n; i++)
 	{
 		int			mask = 0;
 
@@ -853,22 +985,21 @@ WaitOnce(LiveidRequest *req)
 		if (occurred[i].events & WL_SOCKET_WRITEABLE)
 			mask |= CURL_CSELECT_OUT;
 		if (mask)
-			Act(req, occurred[i].fd, mask);
+			Act(occurred[i].fd, mask);
 	}
-	if (!req->finished && TimerTimeout() == 0)
-		Act(req, CURL_SOCKET_TIMEOUT, 0);
+	if (TimerTimeout() == 0)
+		Act(CURL_SOCKET_TIMEOUT, 0);
 }
 
-/* Runs the transfer to its end, or until an interrupt abandons it. */
+/* Runs one request's transfer to its end, or until an interrupt abandons it. */
 static void
 Perform(LiveidRequest *req)
 {
 	/* an interrupt that came before the latch could show it */
 	if (INTERRUPTS_PENDING_CONDITION())
-		HandleInterrupts(req);
+		HandleInterrupts();
 	while (!req->finished)
-		WaitOnce(req);
-	req->elapsed_ms = (long) ((GetCurrentTimestamp() - req->start) / 1000);
+		WaitOnce();
 }
 
 /*
@@ -881,6 +1012,9 @@ CheckRequest(const char *path, const char *key, const char *bearer)
 {
 	/* an owner's trigger on the ledger must not send a second request */
 	liveid_ledger_guard("a LiveID+ request");
+	/* nor a batch's done() (can't happen: it writes the ledger, guarded above) */
+	if (batch_running)
+		elog(ERROR, "a LiveID+ request cannot start while a batch of requests is under way");
 	liveid_check_path(path);
 	for (const char *p = key; *p; p++)
 		if ((unsigned char) *p < 0x20 || *p == 0x7f)
@@ -896,40 +1030,33 @@ CheckRequest(const char *path, const char *key, const char *bearer)
 						 errmsg("LiveID+ issued a token that cannot be sent")));
 }
 
-/* Points the easy handle at a request: URL, body, headers, the settings. */
-static void
-AttachRequest(LiveidRequest *req, const char *method, const char *url,
-			  const char *body)
-{
-	const char *proxy = liveid_proxy ? liveid_proxy : "";
-
-	curl_easy_setopt(easy, CURLOPT_URL, url);
-	if (body)
-	{
-		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) strlen(body));
-	}
-	else
-		curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
-	curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(easy, CURLOPT_HTTPHEADER,
-					 req->call_headers ? req->call_headers : body ? headers_json : headers_plain);
-	/* "" is no proxy at all: the environment's proxy variables are ignored */
-	curl_easy_setopt(easy, CURLOPT_PROXY, proxy);
-	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) liveid_connect_timeout);
-	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long) liveid_timeout);
-	curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) req->t.limit);
-	curl_easy_setopt(easy, CURLOPT_WRITEDATA, &req->t);
-	req->attached = true;
-	active_request = req;
-}
-
-/* A new request in the current memory context, released with it. */
+/*
+ * A request of path with key (and bearer, or NULL) for the easy handle h,
+ * in the current memory context and released with it: checked
+ * (CheckRequest, before anything is sent), its URL and body in UTF-8, the
+ * handle set up.  own_headers: the request gets its own header list (a
+ * batch's handles), else the single path's lists of this key are used.
+ * Not attached yet.
+ */
 static LiveidRequest *
-NewRequest(const char *key, const char *bearer)
+NewRequest(Handle *h, const char *path, const char *body, const char *bearer,
+		   const char *key, bool own_headers)
 {
-	LiveidRequest *req = palloc0(sizeof(LiveidRequest));
+	const char *ca_file = liveid_ca_file ? liveid_ca_file : "";
+	LiveidRequest *req;
+	StringInfoData url;
+	bool		ok = true;
 
+	/* 22023 when liveid.url is not set, still before anything is sent */
+	initStringInfo(&url);
+	appendStringInfoString(&url, liveid_base_url());
+	/* the service speaks UTF-8, whatever the database's encoding */
+	appendStringInfoString(&url, pg_server_to_any(path, strlen(path), PG_UTF8));
+
+	req = palloc0(sizeof(LiveidRequest));
+	req->h = h;
+	req->url = url.data;
+	req->body = body ? pg_server_to_any(body, strlen(body), PG_UTF8) : NULL;
 	req->key = pstrdup(key);	/* a reload must not move it mid-request */
 	req->bearer = bearer ? pstrdup(bearer) : NULL;
 	req->t.cxt = CurrentMemoryContext;
@@ -937,7 +1064,103 @@ NewRequest(const char *key, const char *bearer)
 	req->cleanup.func = ReleaseRequest;
 	req->cleanup.arg = req;
 	MemoryContextRegisterResetCallback(CurrentMemoryContext, &req->cleanup);
+
+	if (!h->ready || strcmp(h->ca_file, ca_file) != 0)
+		SetUpHandle(h, ca_file);
+	if (own_headers || bearer)
+		req->call_headers = HeaderList(key, body != NULL, bearer, &ok);
+	else if (headers_key == NULL || strcmp(headers_key, key) != 0)
+		ok = BuildHeaderLists(key);
+	if (!h->ready || !ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
 	return req;
+}
+
+/*
+ * Points the request's easy handle at it (URL, body, headers, the
+ * settings) and adds it to the multi handle; never raises.  A handle curl
+ * refuses is a finished request that failed.
+ */
+static void
+AttachRequest(LiveidRequest *req, const char *method)
+{
+	CURL	   *easy = req->h->easy;
+	const char *proxy = liveid_proxy ? liveid_proxy : "";
+
+	req->start = GetCurrentTimestamp();
+	curl_easy_setopt(easy, CURLOPT_URL, req->url);
+	if (req->body)
+	{
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, req->body);
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) strlen(req->body));
+	}
+	else
+		curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER,
+					 req->call_headers ? req->call_headers :
+					 req->body ? headers_json : headers_plain);
+	/* "" is no proxy at all: the environment's proxy variables are ignored */
+	curl_easy_setopt(easy, CURLOPT_PROXY, proxy);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) liveid_connect_timeout);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long) liveid_timeout);
+	curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) req->t.limit);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, &req->t);
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, req->errbuf);
+	curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *) req);
+	req->attached = true;
+	req->h->req = req;
+	if (curl_multi_add_handle(multi, easy) != CURLM_OK)
+	{
+		req->rc = CURLE_FAILED_INIT;
+		req->finished = true;
+	}
+}
+
+/*
+ * After a request's transfer ended: its status and, for a redirect, where
+ * to (*location, or NULL), the handle released, the answer NUL-terminated.
+ * True for a 2xx answer.  Out of memory while receiving raises at once.
+ */
+static bool
+Collect(LiveidRequest *req, long *status, char **location)
+{
+	Transfer   *t = &req->t;
+
+	*status = 0;
+	*location = NULL;
+	req->elapsed_ms = (long) ((GetCurrentTimestamp() - req->start) / 1000);
+	curl_easy_getinfo(req->h->easy, CURLINFO_RESPONSE_CODE, status);
+	if (*status >= 300 && *status < 400)
+	{
+		char	   *loc = NULL;
+
+		curl_easy_getinfo(req->h->easy, CURLINFO_REDIRECT_URL, &loc);
+		if (loc)
+			*location = pstrdup(loc);	/* palloc raises only on OOM */
+	}
+	ReleaseRequest(req);
+	if (t->data)
+		t->data[t->len] = '\0'; /* WriteBody always leaves room */
+	if (t->out_of_memory)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory while receiving a LiveID+ answer")));
+	return req->rc == CURLE_OK && !t->too_large && *status >= 200 && *status < 300;
+}
+
+/* The answer of a request that Collect() found good. */
+static LiveidResponse *
+MakeResponse(LiveidRequest *req, long status)
+{
+	LiveidResponse *resp = palloc(sizeof(LiveidResponse));
+
+	resp->status = status;
+	resp->len = req->t.len;
+	resp->body = req->t.data ? req->t.data : palloc0(1);
+	return resp;
 }
 
 /*
@@ -950,58 +1173,16 @@ LiveidRequest *
 liveid_http_begin(const char *method, const char *path, const char *body,
 				  const char *bearer, const char *key)
 {
-	const char *ca_file = liveid_ca_file ? liveid_ca_file : "";
-	StringInfoData url;
 	LiveidRequest *req;
 
 	CheckRequest(path, key, bearer);
-	EnsureHandles();
-	/* a request whose memory outlived an error gives the handle back */
-	if (active_request)
-		ReleaseRequest(active_request);
-
-	/* 22023 when liveid.url is not set, still before anything is sent */
-	initStringInfo(&url);
-	appendStringInfoString(&url, liveid_base_url());
-	/* the service speaks UTF-8, whatever the database's encoding */
-	appendStringInfoString(&url, pg_server_to_any(path, strlen(path), PG_UTF8));
-	if (body)
-		body = pg_server_to_any(body, strlen(body), PG_UTF8);
-	req = NewRequest(key, bearer);
-	errbuf[0] = '\0';
-	req->start = GetCurrentTimestamp();
-
-	if (!handle_ready || strcmp(handle_ca_file, ca_file) != 0)
-		SetUpHandle(ca_file);
-	if (!handle_ready ||
-		((headers_key == NULL || strcmp(headers_key, key) != 0) && !BuildHeaderLists(key)))
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory")));
-	if (bearer)
-	{
-		bool		ok = true;
-
-		req->call_headers = WithBearer(body ? headers_json : headers_plain, bearer, &ok);
-		if (!ok)
-		{
-			curl_slist_free_all(req->call_headers);
-			req->call_headers = NULL;
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("out of memory")));
-		}
-	}
-
+	EnsureMulti();
+	ReleaseStale();
+	req = NewRequest(GetHandle(0), path, body, bearer, key, false);
 	/* from here on nothing raises */
-	AttachRequest(req, method, url.data, body);
-	if (curl_multi_add_handle(multi, easy) != CURLM_OK)
-	{
-		req->rc = CURLE_FAILED_INIT;
-		req->finished = true;
-	}
-	else
-		Act(req, CURL_SOCKET_TIMEOUT, 0);	/* connect, or send at once */
+	AttachRequest(req, method);
+	if (!req->finished)
+		Act(CURL_SOCKET_TIMEOUT, 0);	/* connect, or send at once */
 	return req;
 }
 
@@ -1012,10 +1193,8 @@ liveid_http_begin(const char *method, const char *path, const char *body,
 LiveidResponse *
 liveid_http_end(LiveidRequest *req)
 {
-	Transfer   *t = &req->t;
-	long		status = 0;
-	char	   *location = NULL;
-	LiveidResponse *resp;
+	long		status;
+	char	   *location;
 
 	Assert(req->attached || req->finished);
 	Perform(req);				/* raises only for an interrupt */
@@ -1023,28 +1202,9 @@ liveid_http_end(LiveidRequest *req)
 		ereport(ERROR,
 				(errcode(ERRCODE_QUERY_CANCELED),
 				 errmsg("LiveID+ request interrupted")));
-	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-	if (status >= 300 && status < 400)
-	{
-		char	   *loc = NULL;
-
-		curl_easy_getinfo(easy, CURLINFO_REDIRECT_URL, &loc);
-		if (loc)
-			location = pstrdup(loc);	/* palloc raises only on OOM */
-	}
-	ReleaseRequest(req);
-
-	if (t->data)
-		t->data[t->len] = '\0'; /* WriteBody always leaves room */
-	if (req->rc != CURLE_OK || t->too_large || t->out_of_memory ||
-		status < 200 || status >= 300)
+	if (!Collect(req, &status, &location))
 		ReportRemoteError(req, status, location);
-
-	resp = palloc(sizeof(LiveidResponse));
-	resp->status = status;
-	resp->len = t->len;
-	resp->body = t->data ? t->data : palloc0(1);
-	return resp;
+	return MakeResponse(req, status);
 }
 
 /* One request, start to end. */
@@ -1053,4 +1213,140 @@ liveid_http(const char *method, const char *path, const char *body,
 			const char *bearer, const char *key)
 {
 	return liveid_http_end(liveid_http_begin(method, path, body, bearer, key));
+}
+
+/* A batch's place for one request in flight, with its own memory. */
+typedef struct BatchSlot
+{
+	Handle	   *h;
+	MemoryContext cxt;			/* the request, its answer or failure */
+	LiveidBatchItem *item;		/* NULL: free */
+	LiveidRequest *req;
+} BatchSlot;
+
+/* Starts item in a free slot. */
+static void
+StartItem(BatchSlot *slot, LiveidBatchItem *item)
+{
+	MemoryContext old = MemoryContextSwitchTo(slot->cxt);
+
+	slot->item = item;
+	item->response = NULL;
+	item->failure = NULL;
+	slot->req = NewRequest(slot->h, item->path, item->body, NULL, item->key, true);
+	AttachRequest(slot->req, item->method);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Hands a finished item to done (its answer or its failure, valid until
+ * done returns) and frees the slot.
+ */
+static void
+FinishItem(BatchSlot *slot, LiveidBatchDone done, void *arg)
+{
+	LiveidBatchItem *item = slot->item;
+	MemoryContext old = MemoryContextSwitchTo(slot->cxt);
+	long		status;
+	char	   *location;
+
+	if (Collect(slot->req, &status, &location))
+		item->response = MakeResponse(slot->req, status);
+	else
+	{
+		item->failure = palloc(sizeof(LiveidFailure));
+		DescribeFailure(slot->req, status, location, item->failure);
+	}
+	MemoryContextSwitchTo(old);
+	done(item, arg);
+	item->response = NULL;
+	item->failure = NULL;
+	slot->item = NULL;
+	slot->req = NULL;
+	MemoryContextReset(slot->cxt);
+}
+
+/* True when a slot's request has ended; raises when it was interrupted. */
+static bool
+SlotFinished(const BatchSlot *slot)
+{
+	if (slot->item == NULL || !slot->req->finished)
+		return false;
+	if (slot->req->interrupted)
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("LiveID+ request interrupted")));
+	return true;
+}
+
+/* Reset callback of a batch's memory: the handles are free again. */
+static void
+EndBatch(void *arg)
+{
+	batch_running = false;
+}
+
+/*
+ * The requests of items, up to concurrency of them in flight at once (see
+ * liveid.h).  Each is checked before anything is sent; a slot that frees
+ * up takes the next item at once.
+ */
+void
+liveid_http_batch(LiveidBatchItem *items, int n, int concurrency,
+				  LiveidBatchDone done, void *arg)
+{
+	MemoryContext batch_cxt;
+	MemoryContextCallback *end_cb;
+	BatchSlot  *slots;
+	int			next = 0,
+				running = 0;
+
+	for (int i = 0; i < n; i++)
+		CheckRequest(items[i].path, items[i].key, NULL);
+	if (n <= 0)
+		return;
+	(void) liveid_base_url();	/* 22023 when liveid.url is not set */
+	concurrency = Max(1, Min(Min(concurrency, n), MAX_HANDLES));
+	EnsureMulti();
+	ReleaseStale();
+	batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "liveid batch",
+									  ALLOCSET_SMALL_SIZES);
+	slots = MemoryContextAllocZero(batch_cxt, sizeof(BatchSlot) * concurrency);
+	/* whatever ends the batch (an ERROR too) lowers the flag */
+	end_cb = MemoryContextAlloc(batch_cxt, sizeof(MemoryContextCallback));
+	end_cb->func = EndBatch;
+	end_cb->arg = NULL;
+	MemoryContextRegisterResetCallback(batch_cxt, end_cb);
+	batch_running = true;
+	for (int s = 0; s < concurrency; s++)
+	{
+		slots[s].h = GetHandle(s);
+		slots[s].cxt = AllocSetContextCreate(batch_cxt, "liveid batch request",
+											 ALLOCSET_SMALL_SIZES);
+	}
+	if (INTERRUPTS_PENDING_CONDITION())
+		(void) HandleInterrupts();
+	while (next < n || running > 0)
+	{
+		bool		any = false;
+
+		for (int s = 0; s < concurrency && next < n; s++)
+			if (slots[s].item == NULL)
+			{
+				StartItem(&slots[s], &items[next++]);
+				running++;
+			}
+		for (int s = 0; s < concurrency && !any; s++)
+			any = SlotFinished(&slots[s]);
+		if (!any)
+			WaitOnce();
+		/* done() may take its time: the other transfers go on meanwhile */
+		for (int s = 0; s < concurrency; s++)
+			if (SlotFinished(&slots[s]))
+			{
+				FinishItem(&slots[s], done, arg);
+				running--;
+			}
+	}
+	MemoryContextDelete(batch_cxt);
 }

@@ -122,6 +122,16 @@ static LedgerStatement lookup_stmt = {
 	NULL
 };
 
+/* run as the caller: a liveid_user refreshes only the calls it started */
+static LedgerStatement pending_stmt = {
+	"SELECT uid, organization FROM liveid.calls "
+	"WHERE status IN ('created', 'waiting', 'answered') "
+	"ORDER BY created_at, uid LIMIT $1",
+	1,
+	{INT4OID},
+	NULL
+};
+
 /* true while a ledger statement runs: nothing of liveid may start then */
 static bool ledger_writing = false;
 
@@ -517,6 +527,40 @@ liveid_ledger_lookup(const char *uid)
 				 errdetail("A member of liveid_user may look up only the calls it started."),
 				 errhint("Pass the uid of a call you started, or ask a member of liveid_admin.")));
 	return organization;
+}
+
+/*
+ * The calls that are not final (created, waiting, answered) the caller may
+ * see, oldest first, at most max of them, into *calls (palloc'd in the
+ * current memory context); returns how many.  Run as the caller, so that
+ * row-level security decides which (refresh.c).
+ */
+int
+liveid_ledger_pending(int max, LiveidPendingCall **calls)
+{
+	MemoryContext caller_cxt = CurrentMemoryContext;
+	Datum		values[1] = {Int32GetDatum(max)};
+	LedgerAccess la;
+	int			rc;
+	int			n;
+
+	LedgerEnter(&la, false);
+	rc = LedgerExecute(&pending_stmt, values, " ", 0);
+	if (rc != SPI_OK_SELECT)
+		SpiFailed("SELECT", rc);
+	n = (int) SPI_processed;
+	*calls = MemoryContextAlloc(caller_cxt, sizeof(LiveidPendingCall) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+
+		/* copied out of SPI's memory, which LedgerLeave() frees */
+		(*calls)[i].uid = MemoryContextStrdup(caller_cxt, SPI_getvalue(t, d, 1));
+		(*calls)[i].organization = MemoryContextStrdup(caller_cxt, SPI_getvalue(t, d, 2));
+	}
+	LedgerLeave(&la);
+	return n;
 }
 
 /*

@@ -90,6 +90,46 @@ extern LiveidRequest *liveid_http_begin(const char *method, const char *path,
 extern LiveidResponse *liveid_http_end(LiveidRequest *req);
 extern void liveid_check_path(const char *path);	/* 22023 if unsafe */
 
+/*
+ * A failed request, as liveid_http would raise it: its SQLSTATE, message,
+ * DETAIL and HINT (either may be NULL), never holding a key or a token.
+ * liveid_report_failure raises it at elevel, prefix (or NULL) in front of
+ * the message.
+ */
+typedef struct LiveidFailure
+{
+	int			sqlerrcode;
+	char	   *message;
+	char	   *detail;
+	char	   *hint;
+} LiveidFailure;
+extern void liveid_report_failure(int elevel, const LiveidFailure *f,
+								  const char *prefix);
+
+/*
+ * Several requests, up to concurrency (at most 256) in flight at once in
+ * the same wait: method, path, body (or NULL) and key in; as each ends,
+ * done(item, arg) gets its 2xx answer in item->response, or item->failure
+ * (anything liveid_http would raise but an interrupt or out of memory,
+ * which raise at once), valid until done returns; done runs in the
+ * caller's memory context and may raise, which abandons the rest, but may
+ * not start a request of its own.  Every item is checked (path,
+ * key, liveid.url) before anything is sent.
+ */
+typedef struct LiveidBatchItem
+{
+	const char *method;
+	const char *path;
+	const char *body;
+	const char *key;
+	void	   *arg;			/* the caller's */
+	LiveidResponse *response;
+	LiveidFailure *failure;
+} LiveidBatchItem;
+typedef void (*LiveidBatchDone) (LiveidBatchItem *item, void *arg);
+extern void liveid_http_batch(LiveidBatchItem *items, int n, int concurrency,
+							  LiveidBatchDone done, void *arg);
+
 /* in http.c: the context line "LiveID+ <method> <path>" of every error of one remote call */
 typedef struct LiveidRemoteContext
 {
@@ -345,6 +385,16 @@ extern void liveid_ledger_notify(const char *uid, const char *ref, const char *s
 								 const char *close_status);
 /* the organization of a call the caller may see; 22023 for a liveid_user's other uids */
 extern char *liveid_ledger_lookup(const char *uid);
+
+/* a call that is not final yet (created, waiting, answered) */
+typedef struct LiveidPendingCall
+{
+	char	   *uid;
+	char	   *organization;
+} LiveidPendingCall;
+
+/* the caller's calls that are not final, oldest first, at most max; how many */
+extern int	liveid_ledger_pending(int max, LiveidPendingCall **calls);
 
 /* in ledger.c, for callback.c: a call found by its ref, and its events */
 typedef struct LiveidCallRef

@@ -23,7 +23,13 @@ close $fh;
 cmp_ok(scalar @blocks, '>=', 5, 'README.md has its sql blocks');
 
 my $sim  = liveid_sim();
-my $node = liveid_node('node', $sim, no_extension => 1);
+# pg_cron preloaded, for the block that schedules refresh_calls
+my $node = liveid_node('node', $sim, no_extension => 1, conf => <<'CONF');
+shared_preload_libraries = 'liveid,pg_cron'
+cron.database_name = 'postgres'
+cron.use_background_workers = on
+max_worker_processes = 16
+CONF
 # the key file of the README's Installing section, with ACME's key
 my $keys = $node->data_dir . '/liveid.keys';
 open(my $kf, '>', $keys) or die "$keys: $!";
