@@ -5,20 +5,24 @@
 #   scripts/with-sim.sh bench/callbacks.sh
 #
 # Two ways of doing the same work, in the same run, each on N fresh closed
-# calls (BENCH_CALLBACKS, default 2000) of the DEMO organization:
+# calls (BENCH_CALLBACKS, default 2000) of the DEMO organization, first one
+# at a time, then K at once (BENCH_CALLBACK_THREADS, default 4):
 #   e = end to end: the simulator posts each call's callback over HTTPS
-#       (its one delivery thread, a connection kept alive) to
+#       (K delivery threads, each keeping its connection alive) to
 #       receiver/liveid-receiver, which runs liveid.receive_callback() over
-#       libpq and answers 200 after the commit; callbacks/s from the first
-#       close until every event is stored;
-#   p = pgbench, one client, the extended protocol as the receiver uses it,
+#       libpq and answers 200 after the commit; callbacks/s from the moment
+#       the N callbacks are waiting to be delivered until the receiver has
+#       answered the last;
+#   p = pgbench, K clients, the extended protocol as the receiver uses it,
 #       running the same statement on the same kind of bodies (each
 #       transaction a new call's callback, read from a table):
 #       SELECT liveid.receive_callback($1)
 # Each receive_callback authenticates the body, asks the simulator about
 # the call (getAsyncRequestInfo), stores the event and updates the ledger.
 # e/p is reported (target >= 0.7), and the CPU per callback of the
-# receiver and of its database backends (from /proc).
+# receiver and of its database backends (from /proc).  The script starts a
+# simulator of its own for each K (--callback-threads K) and points the
+# cluster's liveid.url at it for the run (ALTER SYSTEM, reset at the end).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,9 +33,16 @@ bin=${LIVEID_RECEIVER_BIN:-receiver/liveid-receiver}
 [ -x "$bin" ] || make -s -C receiver >/dev/null
 
 work=$(mktemp -d /tmp/liveid-bench-cb.XXXXXX)
-rpid=
-trap '[ -n "$rpid" ] && kill "$rpid" 2>/dev/null; rm -rf "$work"' EXIT
+rpid= spid=
+cleanup() {
+  [ -n "$rpid" ] && kill "$rpid" 2>/dev/null
+  [ -n "$spid" ] && kill "$spid" 2>/dev/null
+  psql -X -q -c "ALTER SYSTEM RESET liveid.url" -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
 process=6f1c2a9e-3b7d-4e2a-9c41-0d5e8f7a1b01
+k=${BENCH_CALLBACK_THREADS:-4}
 
 psql -X -q -v ON_ERROR_STOP=1 <<'SQL'
 SET client_min_messages = warning;
@@ -42,19 +53,38 @@ ALTER ROLE bench_hook SET log_statement = 'none';
 ALTER ROLE bench_hook SET log_parameter_max_length = 0;
 SQL
 
-# the receiver, its port on its first line of output
-"$bin" --listen 127.0.0.1:0 --dsn "host=$PGHOST port=$PGPORT dbname=$PGDATABASE user=bench_hook" \
-  --tls-cert "$cert" --tls-key "$key" --pool 4 >"$work/port" 2>"$work/receiver.log" &
-rpid=$!
-for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.05; done
-rport=$(head -n1 "$work/port")
-cb_url="https://127.0.0.1:$rport/liveid/callback"
+# A simulator posting callbacks from $1 threads, trusting the test CA, and
+# the cluster pointed at it.
+start_sim() {
+  sim/liveid-sim --port 0 --quiet --callback-ca "$LIVEID_TEST_CA" --callback-threads "$1" \
+    >"$work/sim.port" 2>"$work/sim.log" &
+  spid=$!
+  for _ in $(seq 100); do [ -s "$work/sim.port" ] && break; sleep 0.05; done
+  psql -X -q -v ON_ERROR_STOP=1 -c "ALTER SYSTEM SET liveid.url = 'http://127.0.0.1:$(head -n1 "$work/sim.port")'" \
+    -c "SELECT pg_reload_conf()" >/dev/null
+  sleep 0.2
+}
+# The receiver, its port on its first line of output; a pool of $1.
+start_receiver() {
+  : >"$work/receiver.log"
+  "$bin" --listen 127.0.0.1:0 --dsn "host=$PGHOST port=$PGPORT dbname=$PGDATABASE user=bench_hook" \
+    --tls-cert "$cert" --tls-key "$key" --pool "$1" >"$work/port" 2>"$work/receiver.log" &
+  rpid=$!
+  for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.05; done
+  cb_url="https://127.0.0.1:$(head -n1 "$work/port")/liveid/callback"
+}
+stop_all() {
+  kill "$rpid" "$spid" 2>/dev/null || true
+  wait "$rpid" "$spid" 2>/dev/null || true
+  rpid= spid=
+}
 
 # N calls opened and answered, with the given callback URL; prefix their
 # external ids.  (The simulator is driven through liveid.request.)
 prepare() {
   local prefix=$1 url=$2
-  psql -X -q -v ON_ERROR_STOP=1 <<SQL
+  psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
+SET client_min_messages = warning;
 SELECT count(liveid.service_start(
          liveid.customer('it', 'a@b.it', 'Mario', 'Rossi', callback_url => '$url'),
          process => '$process', organization => 'DEMO', external_id => '$prefix-' || i,
@@ -64,6 +94,7 @@ CREATE TEMP TABLE opened AS
 SELECT uid, liveid.request('POST', '/sim/open', jsonb_build_object('uId', uid)) ->> 'idConference' AS conf
   FROM liveid.calls WHERE external_id LIKE '$prefix-%';
 SELECT count(liveid.request('POST', '/sim/answer', jsonb_build_object('idConference', conf))) FROM opened;
+DROP TABLE IF EXISTS bench_conf_$prefix;
 CREATE TABLE bench_conf_$prefix AS SELECT * FROM opened;
 SQL
 }
@@ -72,6 +103,7 @@ close_all() {
       jsonb_build_object('idConference', conf, 'closeStatus', 'N'))) FROM bench_conf_$1" >/dev/null
 }
 events() { psql -X -q -At -c "SELECT count(*) FROM liveid.call_events e JOIN liveid.calls c USING (uid) WHERE c.external_id LIKE '$1-%'"; }
+delivered() { grep -c ' POST /liveid/callback 200 ' "$work/receiver.log" || true; }
 # user + system CPU seconds of a process
 cpu() { awk '{print ($14 + $15) / '"$(getconf CLK_TCK)"'}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 backends_cpu() {
@@ -82,23 +114,39 @@ backends_cpu() {
   echo "$t"
 }
 
-# ---------------------------------------------------------------- end to end
-prepare E "$cb_url"
-r_cpu0=$(cpu "$rpid"); b_cpu0=$(backends_cpu)
-t0=$(date +%s.%N)
-close_all E
-while [ "$(events E)" -lt "$n" ]; do sleep 0.05; done
-t1=$(date +%s.%N)
-r_cpu1=$(cpu "$rpid"); b_cpu1=$(backends_cpu)
-e_rate=$(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN {print n / (b - a)}')
-
-# ---------------------------------------------------------------- pgbench
-# the same work for pgbench: N more calls whose callbacks the simulator
-# cannot deliver (a closed port), their bodies taken from the redirect
-# result, which carries the same envelope
-prepare P "https://127.0.0.1:9/nobody"
-close_all P
-psql -X -q -v ON_ERROR_STOP=1 <<SQL
+# run K: both ways with K at once; prints one line of figures
+run() {
+  local kk=$1 tag="E$1" ptag="P$1"
+  start_sim "$kk"
+  start_receiver "$kk"
+  # ---- end to end.  The calls are closed while the receiver is stopped
+  # (SIGSTOP): the simulator's first deliveries wait on it, the others
+  # queue behind.  The clock starts when the receiver goes on (SIGCONT), so
+  # that closing the calls is not measured, and stops when the receiver has
+  # answered the last of them (its log, which costs nothing to read; the
+  # events are counted after).
+  prepare "$tag" "$cb_url"
+  kill -STOP "$rpid"
+  close_all "$tag"
+  local r0 b0 t0 t1 r1 b1
+  r0=$(cpu "$rpid"); b0=$(backends_cpu)
+  t0=$(date +%s.%N)
+  kill -CONT "$rpid"
+  while [ "$(delivered)" -lt "$n" ]; do sleep 0.02; done
+  t1=$(date +%s.%N)
+  r1=$(cpu "$rpid"); b1=$(backends_cpu)
+  [ "$(events "$tag")" -eq "$n" ] || { echo "callbacks.sh: $(events "$tag") events stored of $n" >&2; exit 1; }
+  local e_rate
+  e_rate=$(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN {print n / (b - a)}')
+  # ---- pgbench: N more calls whose callbacks the simulator cannot deliver
+  # (a closed port), their bodies taken from the redirect result, which
+  # carries the same envelope
+  prepare "$ptag" "https://127.0.0.1:9/nobody"
+  close_all "$ptag"
+  psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
+SET client_min_messages = warning;
+DROP TABLE IF EXISTS bench_bodies;
+DROP SEQUENCE IF EXISTS bench_body_seq;
 CREATE TABLE bench_bodies (id serial PRIMARY KEY, body jsonb NOT NULL);
 CREATE FUNCTION pg_temp.url_decode(s text) RETURNS text LANGUAGE sql IMMUTABLE AS \$\$
 SELECT convert_from(string_agg(CASE WHEN m[1] IS NOT NULL THEN decode(substr(m[1], 2), 'hex')
@@ -107,25 +155,28 @@ SELECT convert_from(string_agg(CASE WHEN m[1] IS NOT NULL THEN decode(substr(m[1
 \$\$;
 INSERT INTO bench_bodies (body)
 SELECT pg_temp.url_decode(liveid.request('GET', '/sim/requests/' || uid) -> 'redirect' ->> 'LiveIDPlusResult')::jsonb
-  FROM bench_conf_P ORDER BY uid;
+  FROM bench_conf_$ptag ORDER BY uid;
 CREATE SEQUENCE bench_body_seq;
 GRANT SELECT ON bench_bodies TO bench_hook;
 GRANT USAGE ON SEQUENCE bench_body_seq TO bench_hook;
 SQL
+  local p_rate
+  p_rate=$(pgbench -n -M extended -c "$kk" -j "$kk" -t "$((n / kk))" -U bench_hook -f "$work/cb.sql" 2>&1 |
+           awk '/^tps/ {print $3; exit}')
+  [ "$(events "$ptag")" -eq "$((n / kk * kk))" ] ||
+    { echo "callbacks.sh: pgbench stored $(events "$ptag") events of $n" >&2; exit 1; }
+  stop_all
+  printf '%d at once: e %.0f callbacks/s, p %.0f callbacks/s, e/p = %.2f (target >= 0.7); CPU per callback end to end: receiver %.0f us, its backends %.0f us\n' \
+    "$kk" "$e_rate" "$p_rate" "$(awk -v e="$e_rate" -v p="$p_rate" 'BEGIN {print e / p}')" \
+    "$(awk -v a="$r0" -v b="$r1" -v n="$n" 'BEGIN {print (b - a) * 1e6 / n}')" \
+    "$(awk -v a="$b0" -v b="$b1" -v n="$n" 'BEGIN {print (b - a) * 1e6 / n}')"
+  psql -X -q -c "DROP TABLE bench_bodies, bench_conf_$tag, bench_conf_$ptag; DROP SEQUENCE bench_body_seq;" >/dev/null 2>&1 || true
+}
+
 cat >"$work/cb.sql" <<'SQL'
 WITH n AS MATERIALIZED (SELECT nextval('bench_body_seq') AS i)
 SELECT liveid.receive_callback(b.body) FROM n JOIN bench_bodies b ON b.id = n.i;
 SQL
-p_rate=$(pgbench -n -M extended -c 1 -t "$n" -U bench_hook -f "$work/cb.sql" 2>&1 |
-         awk '/^tps/ {print $3; exit}')
-[ "$(events P)" -eq "$n" ] || { echo "callbacks.sh: pgbench stored $(events P) events of $n" >&2; exit 1; }
-
-kill "$rpid"; wait "$rpid" 2>/dev/null || true; rpid=
-printf '== server callbacks, %d each way\n' "$n"
-printf 'e (simulator -> receiver -> database): %.0f callbacks/s\n' "$e_rate"
-printf 'p (pgbench, 1 client, the same statement): %.0f callbacks/s\n' "$p_rate"
-printf 'e/p = %.2f (target >= 0.7)\n' "$(awk -v e="$e_rate" -v p="$p_rate" 'BEGIN {print e / p}')"
-printf 'CPU per callback, end to end: receiver %.0f us, its backends %.0f us\n' \
-  "$(awk -v a="$r_cpu0" -v b="$r_cpu1" -v n="$n" 'BEGIN {print (b - a) * 1e6 / n}')" \
-  "$(awk -v a="$b_cpu0" -v b="$b_cpu1" -v n="$n" 'BEGIN {print (b - a) * 1e6 / n}')"
-psql -X -q -c "DROP TABLE bench_bodies, bench_conf_E, bench_conf_P; DROP SEQUENCE bench_body_seq;" 2>/dev/null || true
+printf '== server callbacks, %d each way: e = simulator -> liveid-receiver -> database, p = pgbench\n' "$n"
+run 1
+run "$k"

@@ -1,11 +1,13 @@
 /*-------------------------------------------------------------------------
  *
  * callback.c
- *		The outbound server callback: POSTed by a delivery thread that
- *		retries with back-off while the receiver fails.
+ *		The outbound server callback: POSTed by delivery threads that
+ *		retry with back-off while the receiver fails.
  *
- * A delivery is queued when a call closes or fails (control.c).  The thread
- * takes the oldest due delivery, POSTs it with libcurl (redirects not
+ * A delivery is queued when a call closes or fails (control.c).  Each of
+ * the --callback-threads threads (default 1: one delivery at a time) takes
+ * the oldest due delivery no other thread is sending, POSTs it with its own
+ * libcurl handle, its connection kept alive (redirects not
  * followed, short timeouts), and on anything but a 2xx schedules the next
  * attempt after --callback-backoff-ms, doubling up to 60 s.  After
  * --callback-attempts failures it gives up and "sends" the alert e-mails
@@ -33,6 +35,7 @@ typedef struct Delivery
 	int			attempts;
 	bool		delivered;
 	bool		gave_up;
+	bool		sending;		/* a thread is posting it now */
 	long		last_status;
 	char		last_error[CURL_ERROR_SIZE];
 	double		next_at;
@@ -57,7 +60,8 @@ typedef struct SentAlert
 
 static pthread_mutex_t cb_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cb_cond = PTHREAD_COND_INITIALIZER;
-static pthread_t cb_thread;
+static pthread_t *cb_threads;
+static int	cb_nthreads;
 static bool cb_running;
 static Delivery *deliveries;	/* oldest first */
 static Alert *alerts;
@@ -143,7 +147,7 @@ DeliveryLoop(void *arg)
 
 		for (Delivery *d = deliveries; d; d = d->next)
 		{
-			if (d->delivered || d->gave_up)
+			if (d->delivered || d->gave_up || d->sending)
 				continue;
 			if (d->next_at <= now)
 			{
@@ -169,11 +173,15 @@ DeliveryLoop(void *arg)
 			char	   *body = sim_strdup(due->body);
 			long		status;
 
+			due->sending = true;
 			pthread_mutex_unlock(&cb_lock);
 			status = PostOnce(curl, url, body, errbuf);
 			free(url);
 			free(body);
 			pthread_mutex_lock(&cb_lock);
+			due->sending = false;
+			/* another thread may now find a delivery this one passed over */
+			pthread_cond_broadcast(&cb_cond);
 
 			due->attempts++;
 			due->last_status = status;
@@ -206,25 +214,35 @@ DeliveryLoop(void *arg)
 	return NULL;
 }
 
-/* Starts the delivery thread. */
+/* Starts the delivery threads. */
 bool
 callback_start(void)
 {
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return false;
 	cb_running = true;
-	return pthread_create(&cb_thread, NULL, DeliveryLoop, NULL) == 0;
+	cb_threads = calloc(sim_opts.callback_threads, sizeof(pthread_t));
+	if (cb_threads == NULL)
+		return false;
+	for (cb_nthreads = 0; cb_nthreads < sim_opts.callback_threads; cb_nthreads++)
+		if (pthread_create(&cb_threads[cb_nthreads], NULL, DeliveryLoop, NULL) != 0)
+			return false;
+	return true;
 }
 
-/* Stops the delivery thread and frees the log. */
+/* Stops the delivery threads and frees the log. */
 void
 callback_stop(void)
 {
 	pthread_mutex_lock(&cb_lock);
 	cb_running = false;
-	pthread_cond_signal(&cb_cond);
+	pthread_cond_broadcast(&cb_cond);
 	pthread_mutex_unlock(&cb_lock);
-	pthread_join(cb_thread, NULL);
+	for (int i = 0; i < cb_nthreads; i++)
+		pthread_join(cb_threads[i], NULL);
+	free(cb_threads);
+	cb_threads = NULL;
+	cb_nthreads = 0;
 	while (deliveries)
 	{
 		Delivery   *d = deliveries;

@@ -24,6 +24,7 @@ SimOptions	sim_opts = {
 	.token_ttl = 120,
 	.callback_backoff_ms = 1000,
 	.callback_attempts = 8,
+	.callback_threads = 1,
 	.conn_timeout = 30,
 };
 volatile bool sim_stopping = false;
@@ -31,7 +32,7 @@ volatile bool sim_stopping = false;
 static const char usage[] =
 "Usage: liveid-sim --port N [--config FILE] [--seed N] [--tls-cert F --tls-key F]\n"
 "                  [--bind ADDR] [--clock TIME] [--quiet] [--token-ttl S]\n"
-"                  [--callback-backoff-ms MS] [--callback-attempts N]\n"
+"                  [--callback-backoff-ms MS] [--callback-attempts N] [--callback-threads N]\n"
 "                  [--callback-ca FILE] [--conn-timeout S] [--latency-ms MS]\n"
 "A simulator of the LiveID+ service (see sim/README.md).\n";
 
@@ -75,7 +76,7 @@ ParseOptions(int argc, char **argv)
 	enum
 	{
 		O_PORT = 1, O_CONFIG, O_SEED, O_CERT, O_KEY, O_BIND, O_CLOCK, O_QUIET,
-		O_TTL, O_BACKOFF, O_ATTEMPTS, O_CBCA, O_CONNTO, O_LATENCY, O_HELP
+		O_TTL, O_BACKOFF, O_ATTEMPTS, O_CB_THREADS, O_CBCA, O_CONNTO, O_LATENCY, O_HELP
 	};
 	static const struct option longopts[] = {
 		{"port", required_argument, NULL, O_PORT},
@@ -89,6 +90,7 @@ ParseOptions(int argc, char **argv)
 		{"token-ttl", required_argument, NULL, O_TTL},
 		{"callback-backoff-ms", required_argument, NULL, O_BACKOFF},
 		{"callback-attempts", required_argument, NULL, O_ATTEMPTS},
+		{"callback-threads", required_argument, NULL, O_CB_THREADS},
 		{"callback-ca", required_argument, NULL, O_CBCA},
 		{"conn-timeout", required_argument, NULL, O_CONNTO},
 		{"latency-ms", required_argument, NULL, O_LATENCY},
@@ -139,6 +141,9 @@ ParseOptions(int argc, char **argv)
 				break;
 			case O_ATTEMPTS:
 				sim_opts.callback_attempts = (int) NumberArg("--callback-attempts", optarg, 1, 100);
+				break;
+			case O_CB_THREADS:
+				sim_opts.callback_threads = (int) NumberArg("--callback-threads", optarg, 1, 32);
 				break;
 			case O_CBCA:
 				sim_opts.callback_ca = optarg;

@@ -40,6 +40,7 @@ typedef struct SimOptions
 	int			token_ttl;		/* seconds a ConferenceToken lives */
 	int			callback_backoff_ms;	/* first retry delay */
 	int			callback_attempts;	/* attempts before giving up */
+	int			callback_threads;	/* deliveries in flight at once */
 	const char *callback_ca;	/* CA bundle for https callbacks */
 	int			conn_timeout;	/* idle connection timeout, seconds */
 	int			latency_ms;		/* every /api/ answer waits this long first */

@@ -278,4 +278,39 @@ subtest 'callback URLs: pushAsyncCall refuses non-loopback hosts not pre-approve
     }
 };
 
+subtest '--callback-threads: a stalled receiver holds up one thread, not the others' => sub {
+    # a receiver that accepts connections (the kernel does) and never answers
+    my $stall = IO::Socket::INET->new(Listen => 5, LocalAddr => '127.0.0.1', LocalPort => 0)
+      or die "listen: $!";
+    my $stall_url = 'http://127.0.0.1:' . $stall->sockport . '/cb';
+    for my $threads (1, 2) {
+        my $s = start_sim('--callback-threads', $threads, '--callback-attempts', '1');
+        use_sim($s);
+        my $ok = start_receiver(statuses => [200]);
+        my (undef, $c1) = cb_call($stall_url);
+        answer_close($c1, closeStatus => 'N');
+        my (undef, $c2) = cb_call($ok->url);
+        answer_close($c2, closeStatus => 'N');
+        # wait for the second delivery (the first attempt gives up after 5 s)
+        my ($d1, $d2);
+        for (1 .. 200) {
+            my $all = req('GET', '/sim/callbacks')->{json}{callbacks};
+            ($d1) = grep { $_->{idConference} eq $c1 } @$all;
+            ($d2) = grep { $_->{idConference} eq $c2 } @$all;
+            last if $d2->{delivered};
+            sleep 0.05;
+        }
+        if ($threads == 1) {
+            ok($d2->{delivered} && $d1->{attempts} == 1,
+                '1 thread: the second callback is delivered only after the stalled attempt ended');
+        } else {
+            ok($d2->{delivered} && !$d1->{attempts},
+                '2 threads: the second is delivered while the first is still being posted');
+        }
+        $s->stop;
+        $ok->stop;
+    }
+    use_sim($sim);
+};
+
 done_testing;
