@@ -1,6 +1,6 @@
 # NOTIFY liveid_calls: every change of a ledger row is announced, with
 # {"uid", "ref", "status", "close_status"}, at commit (async_request_info,
-# receive_callback, reject_call); a poll that changes
+# receive_callback, reject_call, refresh_calls); a poll that changes
 # nothing, and a rolled-back change, announce nothing.  A callback whose
 # claim differs from the service's word is logged as a warning, and no
 # secret reaches the server log.
@@ -108,6 +108,24 @@ subtest 'reject_call' => sub {
         'the change to rejected is announced');
     ($p) = notified("SELECT count(*) FROM liveid.async_request_info('$u2')");
     is(scalar @$p, 0, 'a later poll leaves a rejected call as it is, and announces nothing');
+};
+
+subtest 'refresh_calls' => sub {
+    my ($u3, $r3) = start_call('F-1');
+    my ($u4, $r4) = start_call('F-2');
+    my $c3 = sim_post('/sim/open', json => { uId => $u3 })->{idConference};
+    sim_post('/sim/answer', json => { idConference => $c3 });
+    sim_post('/sim/close', json => { idConference => $c3, closeStatus => 'S' });
+    sim_post('/sim/open', json => { uId => $u4 });
+    my ($p, $err) = notified("SELECT liveid.refresh_calls()");
+    is($err, '', 'refresh_calls works');
+    is_deeply([ sort { $a->{uid} cmp $b->{uid} } @$p ],
+        [ sort { $a->{uid} cmp $b->{uid} }
+            { uid => $u3, ref => $r3, status => 'closed', close_status => 'S' },
+            { uid => $u4, ref => $r4, status => 'waiting', close_status => undef } ],
+        'each row it changed is announced, once');
+    ($p) = notified("SELECT liveid.refresh_calls()");
+    is(scalar @$p, 0, 'a second refresh changes nothing and announces nothing');
 };
 
 subtest 'the server log' => sub {
