@@ -403,7 +403,7 @@ liveid_reject_call(PG_FUNCTION_ARGS)
 	PreventCommandIfReadOnly(fn);
 	PreventCommandIfParallelMode(fn);
 	/* 22023 for a liveid_user's other uids; the key of the call's organization */
-	key = liveid_key_for(liveid_ledger_lookup(uid));
+	key = liveid_key_for(liveid_ledger_lookup(uid, fn));
 
 	initStringInfo(&body);
 	appendStringInfoString(&body, "{\"uId\":");

@@ -268,7 +268,7 @@ liveid_async_request_info(PG_FUNCTION_ARGS)
 	 * as it is; a parallel worker could not write it, so it is refused.
 	 */
 	/* the key of the call's organization (NULL for an admin: the default) */
-	key = liveid_key_for(liveid_ledger_lookup(uid));
+	key = liveid_key_for(liveid_ledger_lookup(uid, "liveid.async_request_info()"));
 	PreventCommandIfParallelMode("liveid.async_request_info()");
 	write_ledger = !XactReadOnly;
 

@@ -489,30 +489,27 @@ IsLedgerAdmin(void)
 }
 
 /*
- * The organization of the call uid as the caller may see it.  A liveid_user
- * sees only the calls it started (row-level security), and may ask the
- * service only about those: any other uid is 22023, before anything is
- * sent.  liveid_admin may ask about any uid; NULL when the ledger has none.
+ * Runs a lookup statement of one text argument as the caller (row-level
+ * security decides what it finds): the organization of the first row, or
+ * NULL; *found says whether there was one.
  */
-char *
-liveid_ledger_lookup(const char *uid)
+static char *
+VisibleOrganization(LedgerStatement *st, const char *arg, bool *found)
 {
 	Datum		values[1];
 	char		nulls[1];
 	MemoryContext caller_cxt = CurrentMemoryContext;
 	LedgerAccess la;
 	char	   *organization = NULL;
-	bool		found;
 	int			rc;
 
-	liveid_ledger_guard("liveid.async_request_info()");
-	SetText(values, nulls, 0, uid);
+	SetText(values, nulls, 0, arg);
 	LedgerEnter(&la, false);
-	rc = LedgerExecute(&lookup_stmt, values, nulls, 1);
+	rc = LedgerExecute(st, values, nulls, 1);
 	if (rc != SPI_OK_SELECT)
 		SpiFailed("SELECT", rc);
-	found = SPI_processed > 0;
-	if (found)
+	*found = SPI_processed > 0;
+	if (*found)
 	{
 		char	   *v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 
@@ -520,6 +517,24 @@ liveid_ledger_lookup(const char *uid)
 		organization = v ? MemoryContextStrdup(caller_cxt, v) : NULL;
 	}
 	LedgerLeave(&la);
+	return organization;
+}
+
+/*
+ * The organization of the call uid as the caller may see it.  A liveid_user
+ * sees only the calls it started (row-level security), and may ask the
+ * service only about those: any other uid is 22023, before anything is
+ * sent.  liveid_admin may ask about any uid; NULL when the ledger has none.
+ * what names the SQL function, for the 55000 of a call from a ledger write.
+ */
+char *
+liveid_ledger_lookup(const char *uid, const char *what)
+{
+	bool		found;
+	char	   *organization;
+
+	liveid_ledger_guard(what);
+	organization = VisibleOrganization(&lookup_stmt, uid, &found);
 	if (!found && !IsLedgerAdmin())
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -738,28 +753,11 @@ static LedgerStatement reject_stmt = {
 char *
 liveid_ledger_conference(const char *id_conference, const char *what)
 {
-	Datum		values[1];
-	char		nulls[1];
-	MemoryContext caller_cxt = CurrentMemoryContext;
-	LedgerAccess la;
-	char	   *organization = NULL;
 	bool		found;
-	int			rc;
+	char	   *organization;
 
 	liveid_ledger_guard(what);
-	SetText(values, nulls, 0, id_conference);
-	LedgerEnter(&la, false);
-	rc = LedgerExecute(&conference_stmt, values, nulls, 1);
-	if (rc != SPI_OK_SELECT)
-		SpiFailed("SELECT", rc);
-	found = SPI_processed > 0;
-	if (found)
-	{
-		char	   *v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-
-		organization = v ? MemoryContextStrdup(caller_cxt, v) : NULL;
-	}
-	LedgerLeave(&la);
+	organization = VisibleOrganization(&conference_stmt, id_conference, &found);
 	if (!found && !IsLedgerAdmin())
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

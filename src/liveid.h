@@ -384,7 +384,7 @@ extern bool liveid_ledger_follow(const char *uid, const LiveidCallInfo *info);
 extern void liveid_ledger_notify(const char *uid, const char *ref, const char *status,
 								 const char *close_status);
 /* the organization of a call the caller may see; 22023 for a liveid_user's other uids */
-extern char *liveid_ledger_lookup(const char *uid);
+extern char *liveid_ledger_lookup(const char *uid, const char *what);
 
 /* a call that is not final yet (created, waiting, answered) */
 typedef struct LiveidPendingCall
