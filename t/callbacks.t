@@ -203,7 +203,11 @@ subtest 'forged, malformed, oversized, slow' => sub {
     is(post(body => $forged, headers => ['Content-Type: application/json']), '403', 'a guessed token is 403');
     is(post(body => '{"closeStatus": "N"', headers => ['Content-Type: application/json']), '400', 'malformed JSON is 400');
     is(post(body => '{"hello": "world"}'), '400', 'a JSON object that is no callback is 400');
-    is(post(body => '{"x": "' . ('y' x 70000) . '"}'), '413', 'a body over 64 KiB is 413');
+    # the receiver answers a Content-Length over the cap at once, without
+    # reading the body: a client that waits for that answer (Expect) gets
+    # it; one that keeps sending may see the connection reset instead
+    is(post(body => '{"x": "' . ('y' x 70000) . '"}', headers => ['Expect: 100-continue']), '413',
+        'a body over 64 KiB is 413');
     is(sql("SELECT count(*) FROM liveid.call_events"), $events, 'none of them stored anything');
     is(sql("SELECT status || ' ' || close_status FROM liveid.calls WHERE uid = '$uid'"), 'closed A',
         'the ledger kept the genuine outcome');
