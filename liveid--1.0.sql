@@ -497,6 +497,98 @@ GRANT EXECUTE ON FUNCTION liveid.check_pg_cron(text), liveid.schedule_refresh(te
     liveid.unschedule_refresh() TO liveid_admin;
 -- ==== end of keeping the ledger up to date ====
 
+-- ==== Operations: metrics snapshots and their reports ====
+-- One row per organization (process NULL: its operators and its waiting
+-- times over the last 60 minutes) and one per process (its queue) of each
+-- snapshot liveid.collect_metrics() takes.  Written only by the extension,
+-- as the table's owner; read by liveid_user.
+CREATE TABLE liveid.metrics (
+    taken_at            timestamptz NOT NULL,
+    organization        text NOT NULL,
+    process             uuid,
+    available_operators integer CHECK (available_operators >= 0),
+    waiting             integer CHECK (waiting >= 0),
+    average_wait        interval CHECK (average_wait >= interval '0'),
+    calls               integer CHECK (calls >= 0),
+    -- the organization's row has operators and waiting times, a process's its queue
+    CONSTRAINT metrics_row_check CHECK (
+        (process IS NULL AND waiting IS NULL)
+        OR (process IS NOT NULL AND available_operators IS NULL AND average_wait IS NULL AND calls IS NULL))
+);
+CREATE UNIQUE INDEX metrics_snapshot_idx
+    ON liveid.metrics (organization, coalesce(process, '00000000-0000-0000-0000-000000000000'::uuid), taken_at);
+CREATE INDEX metrics_taken_at_idx ON liveid.metrics (taken_at);
+COMMENT ON TABLE liveid.metrics IS 'snapshots of operators, queues and waiting times taken by liveid.collect_metrics(): per snapshot one row for the organization (process NULL) and one per process';
+COMMENT ON COLUMN liveid.metrics.taken_at IS 'when the snapshot was taken (the same for all its rows)';
+COMMENT ON COLUMN liveid.metrics.organization IS 'the organization code';
+COMMENT ON COLUMN liveid.metrics.process IS 'the process (id_process) of a queue row; NULL on the organization''s own row';
+COMMENT ON COLUMN liveid.metrics.available_operators IS 'operators available then (the organization''s row)';
+COMMENT ON COLUMN liveid.metrics.waiting IS 'people waiting in the process''s queue then (a process''s row)';
+COMMENT ON COLUMN liveid.metrics.average_wait IS 'the average wait over the 60 minutes before (the organization''s row)';
+COMMENT ON COLUMN liveid.metrics.calls IS 'calls over the 60 minutes before (the organization''s row)';
+SELECT pg_catalog.pg_extension_config_dump('liveid.metrics', '');
+REVOKE ALL ON TABLE liveid.metrics FROM PUBLIC;
+GRANT SELECT ON TABLE liveid.metrics TO liveid_user;
+
+-- The snapshots by hour and by day, in the session's time zone: for the
+-- organization's row (process NULL) the operators and the waiting times,
+-- for a process's row its queue.
+CREATE VIEW liveid.metrics_hourly AS
+SELECT date_trunc('hour', taken_at) AS hour, organization, process,
+       count(*) AS samples,
+       round(avg(waiting), 2) AS avg_waiting, max(waiting) AS max_waiting,
+       round(avg(available_operators), 2) AS avg_available_operators,
+       min(available_operators) AS min_available_operators,
+       justify_interval(date_trunc('second', avg(average_wait))) AS avg_wait
+  FROM liveid.metrics
+ GROUP BY 1, 2, 3;
+COMMENT ON VIEW liveid.metrics_hourly IS 'the metrics snapshots of each hour (session time zone), per organization (process NULL) and process';
+COMMENT ON COLUMN liveid.metrics_hourly.hour IS 'the start of the hour';
+COMMENT ON COLUMN liveid.metrics_hourly.organization IS 'the organization code';
+COMMENT ON COLUMN liveid.metrics_hourly.process IS 'the process; NULL for the organization''s own rows';
+COMMENT ON COLUMN liveid.metrics_hourly.samples IS 'snapshots taken in the hour';
+COMMENT ON COLUMN liveid.metrics_hourly.avg_waiting IS 'average queue length (process rows)';
+COMMENT ON COLUMN liveid.metrics_hourly.max_waiting IS 'longest queue seen (process rows)';
+COMMENT ON COLUMN liveid.metrics_hourly.avg_available_operators IS 'average operators available (organization rows)';
+COMMENT ON COLUMN liveid.metrics_hourly.min_available_operators IS 'fewest operators available (organization rows)';
+COMMENT ON COLUMN liveid.metrics_hourly.avg_wait IS 'average of the 60-minute waiting times reported (organization rows), to the second';
+
+CREATE VIEW liveid.metrics_daily AS
+SELECT taken_at::date AS day, organization, process,
+       count(*) AS samples,
+       round(avg(waiting), 2) AS avg_waiting, max(waiting) AS max_waiting,
+       round(avg(available_operators), 2) AS avg_available_operators,
+       min(available_operators) AS min_available_operators,
+       justify_interval(date_trunc('second', avg(average_wait))) AS avg_wait
+  FROM liveid.metrics
+ GROUP BY 1, 2, 3;
+COMMENT ON VIEW liveid.metrics_daily IS 'the metrics snapshots of each day (session time zone), per organization (process NULL) and process';
+COMMENT ON COLUMN liveid.metrics_daily.day IS 'the day';
+COMMENT ON COLUMN liveid.metrics_daily.organization IS 'the organization code';
+COMMENT ON COLUMN liveid.metrics_daily.process IS 'the process; NULL for the organization''s own rows';
+COMMENT ON COLUMN liveid.metrics_daily.samples IS 'snapshots taken in the day';
+COMMENT ON COLUMN liveid.metrics_daily.avg_waiting IS 'average queue length (process rows)';
+COMMENT ON COLUMN liveid.metrics_daily.max_waiting IS 'longest queue seen (process rows)';
+COMMENT ON COLUMN liveid.metrics_daily.avg_available_operators IS 'average operators available (organization rows)';
+COMMENT ON COLUMN liveid.metrics_daily.min_available_operators IS 'fewest operators available (organization rows)';
+COMMENT ON COLUMN liveid.metrics_daily.avg_wait IS 'average of the 60-minute waiting times reported (organization rows), to the second';
+
+CREATE VIEW liveid.metrics_latest AS
+SELECT DISTINCT ON (organization, process)
+       taken_at, organization, process, available_operators, waiting, average_wait, calls
+  FROM liveid.metrics
+ ORDER BY organization, process, taken_at DESC;
+COMMENT ON VIEW liveid.metrics_latest IS 'the latest snapshot row of each organization (process NULL) and process';
+COMMENT ON COLUMN liveid.metrics_latest.taken_at IS 'when it was taken';
+COMMENT ON COLUMN liveid.metrics_latest.organization IS 'the organization code';
+COMMENT ON COLUMN liveid.metrics_latest.process IS 'the process; NULL for the organization''s own row';
+COMMENT ON COLUMN liveid.metrics_latest.available_operators IS 'operators available (organization row)';
+COMMENT ON COLUMN liveid.metrics_latest.waiting IS 'people waiting (process row)';
+COMMENT ON COLUMN liveid.metrics_latest.average_wait IS 'the average wait over the 60 minutes before (organization row)';
+COMMENT ON COLUMN liveid.metrics_latest.calls IS 'calls over the 60 minutes before (organization row)';
+GRANT SELECT ON liveid.metrics_hourly, liveid.metrics_daily, liveid.metrics_latest TO liveid_user;
+-- ==== end of operations ====
+
 -- Privileges: nothing for PUBLIC; the utility functions for liveid_user,
 -- everything else for liveid_admin only.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA liveid FROM PUBLIC;
