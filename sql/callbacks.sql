@@ -211,6 +211,7 @@ SELECT liveid_test_detail($$SELECT liveid.receive_callback('[1, 2]')$$);
 SELECT liveid_test_detail($$SELECT liveid.receive_callback('"close"')$$);
 SELECT liveid_test_detail($$SELECT liveid.receive_callback('{}')$$);
 SELECT liveid_test_detail($$SELECT liveid.receive_callback('{"idConference": "c1", "closeStatus": "X"}')$$);
+SELECT liveid_test_detail($$SELECT liveid.receive_callback('{"idConference": "c1", "closeStatus": ""}')$$);
 SELECT liveid_test_detail($$SELECT liveid.receive_callback('{"idConference": "c1", "closeStatus": "N", "event": "open"}')$$);
 SELECT liveid_test_detail($$SELECT liveid.receive_callback('{"idConference": "c1", "callID": "c2", "closeStatus": "N"}')$$);
 SELECT liveid_test_detail($$SELECT liveid.receive_callback('{"idConference": "c1", "closeStatus": "N", "message": {"closeStatus": "A"}}')$$);

@@ -162,7 +162,8 @@ ReadCallback(Jsonb *payload, Callback *cb)
 		cb->event = "close";
 	if (cb->id_conference == NULL)
 		NotACallback("It names no conference (idConference or callID).");
-	if (cb->close_status == NULL || strchr("NSAK", cb->close_status[0]) == NULL)
+	if (cb->close_status == NULL || strlen(cb->close_status) != 1 ||
+		strchr("NSAK", cb->close_status[0]) == NULL)
 		NotACallback("Its closeStatus is missing or not one of N, S, A, K.");
 	cb->abort_code = GetString(message, "abortCode", MAX_NAME_LEN, false);
 	cb->note = GetString(message, "note", MAX_NOTE_LEN, false);
