@@ -14,6 +14,9 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'liveid_receiver') THEN
         CREATE ROLE liveid_receiver NOLOGIN;
     END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'liveid_monitor') THEN
+        CREATE ROLE liveid_monitor NOLOGIN;
+    END IF;
     IF NOT pg_has_role('liveid_admin', 'liveid_user', 'MEMBER') THEN
         GRANT liveid_user TO liveid_admin;
     END IF;
@@ -588,6 +591,25 @@ COMMENT ON COLUMN liveid.metrics_latest.average_wait IS 'the average wait over t
 COMMENT ON COLUMN liveid.metrics_latest.calls IS 'calls over the 60 minutes before (organization row)';
 GRANT SELECT ON liveid.metrics_hourly, liveid.metrics_daily, liveid.metrics_latest TO liveid_user;
 -- ==== end of operations ====
+
+-- ==== Monitoring (contrib/prometheus): aggregates only ====
+-- liveid_monitor (a Prometheus exporter's role) reads counts, never a row
+-- of the ledger: this view runs with its owner's rights (the extension's
+-- owner, whom the ledger's row-level security does not restrict), so it
+-- counts every call, and shows no uid, link, process or creator.
+CREATE VIEW liveid.calls_by_status WITH (security_barrier) AS
+SELECT organization, status, close_status, count(*) AS calls
+  FROM liveid.calls
+ GROUP BY 1, 2, 3;
+COMMENT ON VIEW liveid.calls_by_status IS 'how many calls of the ledger each organization has in each status and close status (all calls, whoever started them): counts only, for monitoring';
+COMMENT ON COLUMN liveid.calls_by_status.organization IS 'the organization code';
+COMMENT ON COLUMN liveid.calls_by_status.status IS 'the calls'' status (liveid.calls.status)';
+COMMENT ON COLUMN liveid.calls_by_status.close_status IS 'the calls'' close status (N, S, A, K; NULL while not closed)';
+COMMENT ON COLUMN liveid.calls_by_status.calls IS 'how many calls';
+GRANT USAGE ON SCHEMA liveid TO liveid_monitor;
+GRANT SELECT ON liveid.calls_by_status TO liveid_monitor, liveid_admin;
+GRANT SELECT ON liveid.metrics_latest TO liveid_monitor;
+-- ==== end of monitoring ====
 
 -- Privileges: nothing for PUBLIC; the utility functions for liveid_user,
 -- everything else for liveid_admin only.

@@ -79,7 +79,7 @@ cluster_tap() {
   dir=$(mktemp -d /tmp/liveid-tap.XXXXXX)
   chmod 755 "$dir"
   mkdir -p "$dir/tree/sim/t" "$dir/tree/receiver"
-  cp -a t scripts README.md "$dir/tree/"
+  cp -a t scripts contrib README.md "$dir/tree/"
   cp -a sim/t/lib "$dir/tree/sim/t/"
   cp -a sim/liveid-sim sim/config.json "$dir/tree/sim/"
   cp -a receiver/t receiver/liveid-receiver.service "$dir/tree/receiver/"

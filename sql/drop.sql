@@ -1,4 +1,4 @@
--- DROP EXTENSION leaves nothing behind but the three roles.
+-- DROP EXTENSION leaves nothing behind but its roles.
 DROP FUNCTION public.try(text);
 DROP EXTENSION liveid;
 SELECT count(*) AS schemas FROM pg_namespace WHERE nspname = 'liveid';

@@ -59,6 +59,21 @@ SET ROLE liveid_test_user;
 SELECT liveid.request('GET', '/sim/health') ->> 'success' AS success;
 RESET ROLE;
 
+-- liveid_monitor: two aggregate views, no row of the ledger or metrics.
+SELECT c.relname, a.privilege_type
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'liveid'
+  CROSS JOIN LATERAL aclexplode(c.relacl) a
+ WHERE a.grantee = 'liveid_monitor'::regrole
+ ORDER BY 1, 2;
+GRANT liveid_monitor TO liveid_test_nobody;
+SET ROLE liveid_test_nobody;
+SELECT count(*) FROM liveid.calls_by_status;
+SELECT count(*) FROM liveid.metrics_latest;
+SELECT count(*) FROM liveid.calls;
+SELECT count(*) FROM liveid.metrics;
+SELECT * FROM liveid.available_operators('DEMO');
+RESET ROLE;
+
 DROP ROLE liveid_test_user;
 DROP ROLE liveid_test_nobody;
 DROP ROLE liveid_test_reader;

@@ -1,6 +1,7 @@
-# liveid on a streaming hot standby: the functions that only read work, a
-# writing one (service_start, reject_call) raises 25006 before anything is
-# sent, and async_request_info answers without touching the ledger.
+# liveid on a streaming hot standby: the functions and views that only read
+# work, a writing function (service_start, receive_callback, reject_call,
+# refresh_calls) raises 25006 before anything is sent, and
+# async_request_info answers without touching the ledger.
 use strict;
 use warnings;
 use LiveidCluster;
@@ -75,6 +76,60 @@ subtest 'reject_call on the standby: 25006, nothing sent' => sub {
     $sim->req('GET', '/sim/health');
     is(sim_count($sim, 'rejectCall'), $reject_before, 'no rejectCall reached the simulator');
     is(sim_api_count($sim), $api_before, 'no API request at all reached the simulator');
+};
+
+subtest 'the other utility functions work on the standby' => sub {
+    for my $t ([ 'daily_waiting_times', 'getDailyWaitingTimes' ],
+               [ 'available_languages', 'availableLanguages' ]) {
+        my ($fn, $endpoint) = @$t;
+        my $before = sim_count($sim, $endpoint);
+        my ($state, $out, $err) = sql_state($standby,
+            "SELECT count(*) > 0, bool_and(organization = 'DEMO') FROM liveid.$fn('DEMO')");
+        is($state, '', "$fn: no error") or diag($err);
+        is($out, 't|t', "$fn: rows for DEMO");
+        is(sim_count($sim, $endpoint), $before + 1, "$fn asked the simulator");
+    }
+};
+
+subtest 'the metrics views and calls_by_status read on the standby' => sub {
+    my $p = DEMO_LIVE;
+    $primary->safe_psql('postgres', <<"SQL");
+INSERT INTO liveid.metrics (taken_at, organization, process, available_operators, waiting, average_wait, calls) VALUES
+  (now() - interval '2 minutes', 'DEMO', NULL, 2, NULL, '20 seconds', 4),
+  (now() - interval '1 minute',  'DEMO', NULL, 4, NULL, '40 seconds', 6),
+  (now() - interval '1 minute',  'DEMO', '$p', NULL, 5, NULL, NULL);
+CREATE ROLE standby_monitor LOGIN IN ROLE liveid_monitor;
+SQL
+    $primary->wait_for_catchup($standby, 'replay');
+    my ($state, $out, $err) = sql_state($standby,
+        "SELECT available_operators, average_wait, calls FROM liveid.metrics_latest WHERE process IS NULL");
+    is($state, '', 'metrics_latest: no error') or diag($err);
+    is($out, '4|00:00:40|6', 'metrics_latest: the latest snapshot replayed from the primary');
+    ($state, $out, $err) = sql_state($standby,
+        "SELECT sum(samples), max(max_waiting) FROM liveid.metrics_hourly WHERE organization = 'DEMO'");
+    is($state, '', 'metrics_hourly: no error') or diag($err);
+    is($out, '3|5', 'metrics_hourly: every row counted');
+    ($state, $out, $err) = sql_state($standby,
+        "SELECT sum(samples), max(avg_available_operators) FROM liveid.metrics_daily WHERE process IS NULL");
+    is($state, '', 'metrics_daily: no error') or diag($err);
+    like($out, qr/^2\|[34]\.00$/, 'metrics_daily: the two organization rows');
+    ($out, $err) = ('', '');
+    $standby->psql('postgres',
+        'SELECT organization, status, calls FROM liveid.calls_by_status',
+        stdout => \$out, stderr => \$err, extra_params => [ '-U', 'standby_monitor' ]);
+    is($out, 'DEMO|created|1', 'calls_by_status, as a member of liveid_monitor: the ledger counted')
+      or diag($err);
+};
+
+subtest 'refresh_calls on the standby: 25006, nothing sent' => sub {
+    my $api_before = sim_api_count($sim);
+    my ($state, $out, $err) = sql_state($standby, 'SELECT liveid.refresh_calls()');
+    is($state, '25006', 'refresh_calls raises 25006 (read_only_sql_transaction)');
+    like($err, qr/recovery/i, 'the message says why');
+    $sim->req('GET', '/sim/health');
+    is(sim_api_count($sim), $api_before, 'no API request reached the simulator');
+    is($standby->safe_psql('postgres', "SELECT status FROM liveid.calls WHERE uid = '$uid'"),
+       'created', 'the standby ledger row is left as it was');
 };
 
 subtest 'async_request_info of a primary call on the standby' => sub {
