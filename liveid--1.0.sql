@@ -701,7 +701,7 @@ LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    w constant integer := 900; h constant integer := 220;
+    w constant integer := 900; h constant integer := 160;
     l constant integer := 50; t constant integer := 20; b constant integer := 30;
     n integer := coalesce(cardinality(at), 0);
     t0 double precision; span double precision;
@@ -759,7 +759,7 @@ LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    w constant integer := 900; h constant integer := 220;
+    w constant integer := 900; h constant integer := 160;
     l constant integer := 50; t constant integer := 20; b constant integer := 30;
     n integer := coalesce(cardinality(labels), 0);
     ymax double precision := 1; stack double precision;
