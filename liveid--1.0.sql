@@ -874,11 +874,16 @@ BEGIN
     IF at IS NULL THEN
         body := body || '<h2>Queue and operators</h2><p class="empty">No metrics snapshots in this period.</p>';
     ELSE
+        -- a series without a value (no queue rows, say) is said, not drawn
         body := body || '<h2>Queue and operators</h2>'
-            || liveid.svg_line_chart('People waiting (all queues), average per ' || unit, at, labels,
-                   jsonb_build_array(jsonb_build_object('name', 'waiting', 'color', '#d62728', 'values', queue)))
-            || liveid.svg_line_chart('Operators available, average per ' || unit, at, labels,
-                   jsonb_build_array(jsonb_build_object('name', 'operators', 'color', '#2ca02c', 'values', ops)));
+            || CASE WHEN jsonb_path_exists(queue, '$[*] ? (@ != null)')
+                    THEN liveid.svg_line_chart('People waiting (all queues), average per ' || unit, at, labels,
+                             jsonb_build_array(jsonb_build_object('name', 'waiting', 'color', '#d62728', 'values', queue)))
+                    ELSE '<p class="empty">No queue snapshots in this period.</p>' END
+            || CASE WHEN jsonb_path_exists(ops, '$[*] ? (@ != null)')
+                    THEN liveid.svg_line_chart('Operators available, average per ' || unit, at, labels,
+                             jsonb_build_array(jsonb_build_object('name', 'operators', 'color', '#2ca02c', 'values', ops)))
+                    ELSE '<p class="empty">No operator snapshots in this period.</p>' END;
         -- the average of the 60-minute waits the service reported, in minutes
         SELECT array_agg(to_char(b, day_fmt) ORDER BY b), jsonb_agg(round(w, 1) ORDER BY b)
           INTO days, waits FROM (

@@ -7,7 +7,8 @@ SET liveid.organization = '';
 
 -- DEMO: four snapshots on Monday 2025-03-03 and one a week later, each an
 -- organization row and two queues; a hostile organization code with one
--- snapshot; LONG spans 45 days, so its report goes by day.
+-- snapshot; LONG spans 45 days, so its report goes by day, and OLD, queues
+-- only, 14 months, so by week.
 INSERT INTO liveid.metrics (taken_at, organization, process, available_operators, waiting, average_wait, calls) VALUES
   ('2025-03-03 09:00+00', 'DEMO', NULL, 3, NULL, '2 minutes', 10),
   ('2025-03-03 09:00+00', 'DEMO', '00000000-0000-0000-0000-0000000000a1', NULL, 1, NULL, NULL),
@@ -27,7 +28,10 @@ INSERT INTO liveid.metrics (taken_at, organization, process, available_operators
   ('2025-03-03 09:00+00', '<script>alert(1)</script>&"', NULL, 1, NULL, '20 minutes', 4),
   ('2025-03-03 09:00+00', '<script>alert(1)</script>&"', '00000000-0000-0000-0000-0000000000b1', NULL, 7, NULL, NULL),
   ('2025-01-01 12:00+00', 'LONG', NULL, 5, NULL, '4 minutes', 3),
-  ('2025-02-15 12:00+00', 'LONG', NULL, 6, NULL, '2 minutes', 3);
+  ('2025-02-15 12:00+00', 'LONG', NULL, 6, NULL, '2 minutes', 3),
+  ('2023-01-02 12:00+00', 'OLD', '00000000-0000-0000-0000-0000000000c1', NULL, 2, NULL, NULL),
+  ('2023-06-14 12:00+00', 'OLD', '00000000-0000-0000-0000-0000000000c1', NULL, 3, NULL, NULL),
+  ('2024-03-01 12:00+00', 'OLD', '00000000-0000-0000-0000-0000000000c1', NULL, 4, NULL, NULL);
 
 -- waiting_share: DEMO's hours average 4, 2 and 10 minutes
 SELECT * FROM liveid.waiting_share(interval '3 minutes', '2025-03-01 00:00+00');
@@ -82,6 +86,7 @@ CREATE TEMP TABLE pages AS
 SELECT 'demo' AS page, liveid.report_html('2025-03-01 00:00+00', 'DEMO') AS html;
 INSERT INTO pages SELECT 'hostile', liveid.report_html('2025-03-01 00:00+00', '<script>alert(1)</script>&"');
 INSERT INTO pages SELECT 'long', liveid.report_html('2024-12-01 00:00+00', 'LONG');
+INSERT INTO pages SELECT 'old', liveid.report_html('-infinity', 'OLD');
 INSERT INTO pages SELECT 'all', liveid.report_html('2024-12-01 00:00+00');
 INSERT INTO pages SELECT 'empty', liveid.report_html(now() - interval '1 hour', 'DEMO');
 INSERT INTO pages SELECT 'nobody', liveid.report_html('2024-12-01 00:00+00', 'NOBODY');
@@ -106,11 +111,14 @@ SELECT page,
        html LIKE '%&lt;b&gt;document&lt;/b&gt; &amp; &quot;expired&quot;%' AS escaped_meaning
   FROM pages ORDER BY page;
 -- the series' values: DEMO's queue per hour (3.5, 2, 8) and operators
--- (2.5, 4, 1) over 2025-03-03 09:00 .. 2025-03-10 09:00; LONG by day
+-- (2.5, 4, 1) over 2025-03-03 09:00 .. 2025-03-10 09:00; LONG by day,
+-- OLD by ISO week
 SELECT page, regexp_matches(html, '<polyline[^>]*stroke="(#[0-9a-f]+)"[^>]*points="([^"]*)"', 'g') AS series
-  FROM pages WHERE page IN ('demo', 'long') ORDER BY page;
-SELECT regexp_matches(html, '<text[^>]*>([0-9][^<]*)</text>', 'g') AS labels
-  FROM pages WHERE page = 'long';
+  FROM pages WHERE page IN ('demo', 'long', 'old') ORDER BY page;
+SELECT page, regexp_matches(html, '<text[^>]*>([0-9][^<]*)</text>', 'g') AS labels
+  FROM pages WHERE page IN ('long', 'old') ORDER BY page;
+SELECT regexp_matches(html, '<p class="empty">([^<]*)</p>', 'g') AS notes
+  FROM pages WHERE page = 'old';
 SELECT regexp_matches(html, '<tr><td>([^<]*)</td><td>([^<]*)</td>', 'g') AS calls_per_day
   FROM pages WHERE page = 'demo';
 SELECT regexp_matches(html, '<title>([^<]*)</title>', 'g') AS waits
