@@ -590,6 +590,388 @@ COMMENT ON COLUMN liveid.metrics_latest.waiting IS 'people waiting (process row)
 COMMENT ON COLUMN liveid.metrics_latest.average_wait IS 'the average wait over the 60 minutes before (organization row)';
 COMMENT ON COLUMN liveid.metrics_latest.calls IS 'calls over the 60 minutes before (organization row)';
 GRANT SELECT ON liveid.metrics_hourly, liveid.metrics_daily, liveid.metrics_latest TO liveid_user;
+-- ---- Reports a contact-centre manager asks for ----
+-- The share of hours in which the 60-minute average wait (the mean of the
+-- hour's snapshots, as metrics_hourly has it) was over a threshold.
+CREATE FUNCTION liveid.waiting_share(threshold interval,
+                                     since timestamptz DEFAULT now() - interval '7 days')
+RETURNS TABLE (organization text, hours bigint, hours_over bigint, share numeric)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF threshold IS NULL OR threshold < interval '0' THEN
+        RAISE EXCEPTION 'invalid value for argument "threshold"'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'It must be an interval of zero or more.',
+                  HINT = 'Pass a waiting time such as interval ''5 minutes''.';
+    END IF;
+    IF since IS NULL THEN
+        RAISE EXCEPTION 'invalid value for argument "since"'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'It must not be NULL.';
+    END IF;
+    RETURN QUERY
+    SELECT h.organization, count(*), count(*) FILTER (WHERE h.avg_wait > threshold),
+           round(count(*) FILTER (WHERE h.avg_wait > threshold)::numeric / count(*), 3)
+      FROM liveid.metrics_hourly h
+     WHERE h.process IS NULL AND h.avg_wait IS NOT NULL AND h.hour >= since
+     GROUP BY h.organization
+     ORDER BY h.organization;
+END
+$$;
+COMMENT ON FUNCTION liveid.waiting_share(interval, timestamptz) IS 'per organization, the hours since since with snapshots, those whose average 60-minute wait was over threshold, and their share (0 to 1)';
+
+-- Per organization, weekday and hour of day (session time zone): the
+-- average total queue (all its processes) and operators of its snapshots.
+CREATE VIEW liveid.metrics_busiest_hours AS
+WITH snapshots AS (
+    SELECT organization, taken_at,
+           sum(waiting) FILTER (WHERE process IS NOT NULL) AS waiting,
+           sum(available_operators) FILTER (WHERE process IS NULL) AS available_operators
+      FROM liveid.metrics
+     GROUP BY organization, taken_at
+)
+SELECT organization,
+       extract(isodow FROM taken_at)::integer AS isodow,
+       to_char(taken_at, 'Dy') AS weekday,
+       extract(hour FROM taken_at)::integer AS hour_of_day,
+       count(*) AS samples,
+       round(avg(waiting), 2) AS avg_waiting,
+       max(waiting)::integer AS max_waiting,
+       round(avg(available_operators), 2) AS avg_available_operators
+  FROM snapshots
+ GROUP BY 1, 2, 3, 4;
+COMMENT ON VIEW liveid.metrics_busiest_hours IS 'the average queue and operators of each organization per weekday and hour of day (session time zone), over all its snapshots';
+COMMENT ON COLUMN liveid.metrics_busiest_hours.organization IS 'the organization code';
+COMMENT ON COLUMN liveid.metrics_busiest_hours.isodow IS 'the weekday, 1 Monday to 7 Sunday (ISO)';
+COMMENT ON COLUMN liveid.metrics_busiest_hours.weekday IS 'the weekday''s abbreviated English name (Mon to Sun)';
+COMMENT ON COLUMN liveid.metrics_busiest_hours.hour_of_day IS 'the hour of day, 0 to 23';
+COMMENT ON COLUMN liveid.metrics_busiest_hours.samples IS 'snapshots taken in that hour on those weekdays';
+COMMENT ON COLUMN liveid.metrics_busiest_hours.avg_waiting IS 'average people waiting, all the organization''s queues together';
+COMMENT ON COLUMN liveid.metrics_busiest_hours.max_waiting IS 'most people waiting in one snapshot, all queues together';
+COMMENT ON COLUMN liveid.metrics_busiest_hours.avg_available_operators IS 'average operators available';
+
+-- How the calls started each day ended, from the ledger.  security_invoker:
+-- the ledger's row-level security applies, so a liveid_user counts the
+-- calls it started, as it sees them in liveid.calls.
+CREATE VIEW liveid.calls_daily WITH (security_invoker = true) AS
+SELECT created_at::date AS day, organization,
+       count(*) AS started,
+       count(*) FILTER (WHERE status = 'closed') AS closed,
+       count(*) FILTER (WHERE status = 'closed' AND close_status = 'N') AS completed,
+       count(*) FILTER (WHERE status = 'closed' AND close_status = 'S') AS suspended,
+       count(*) FILTER (WHERE status = 'closed' AND close_status = 'A') AS aborted,
+       count(*) FILTER (WHERE status = 'closed' AND close_status = 'K') AS system_error,
+       count(*) FILTER (WHERE status = 'cancelled') AS cancelled,
+       count(*) FILTER (WHERE status = 'expired') AS expired,
+       count(*) FILTER (WHERE status = 'rejected') AS rejected,
+       count(*) FILTER (WHERE status IN ('created', 'waiting', 'answered')) AS still_open
+  FROM liveid.calls
+ GROUP BY 1, 2;
+COMMENT ON VIEW liveid.calls_daily IS 'how the calls started each day (session time zone) ended, per organization, from the ledger (row-level security applies)';
+COMMENT ON COLUMN liveid.calls_daily.day IS 'the day the calls were started';
+COMMENT ON COLUMN liveid.calls_daily.organization IS 'the organization code';
+COMMENT ON COLUMN liveid.calls_daily.started IS 'calls started';
+COMMENT ON COLUMN liveid.calls_daily.closed IS 'calls closed by an operator, whatever their close status';
+COMMENT ON COLUMN liveid.calls_daily.completed IS 'closed with close status N (completed)';
+COMMENT ON COLUMN liveid.calls_daily.suspended IS 'closed with close status S (suspended)';
+COMMENT ON COLUMN liveid.calls_daily.aborted IS 'closed with close status A (aborted)';
+COMMENT ON COLUMN liveid.calls_daily.system_error IS 'closed with close status K (system error)';
+COMMENT ON COLUMN liveid.calls_daily.cancelled IS 'cancelled';
+COMMENT ON COLUMN liveid.calls_daily.expired IS 'expired unanswered';
+COMMENT ON COLUMN liveid.calls_daily.rejected IS 'rejected with reject_call';
+COMMENT ON COLUMN liveid.calls_daily.still_open IS 'not final yet: created, waiting or answered';
+GRANT SELECT ON liveid.metrics_busiest_hours, liveid.calls_daily TO liveid_user;
+
+-- ---- liveid.report_html(): one self-contained page ----
+-- Text for HTML, in an element or a quoted attribute: & < > " ' escaped.
+CREATE FUNCTION liveid.html_escape(value text)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN replace(replace(replace(replace(replace(value,
+       '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '"', '&quot;'), '''', '&#39;');
+COMMENT ON FUNCTION liveid.html_escape(text) IS 'the text escaped for HTML (&, <, >, " and '' as entities), for an element or a quoted attribute';
+
+-- A line chart as inline SVG: one polyline per series (a circle per point
+-- when a series has a single point), x over [min, max] of at, y from 0 to
+-- the largest value.  series: [{"name", "color", "values": [...]}], the
+-- values aligned with at; a NULL value leaves a gap.
+CREATE FUNCTION liveid.svg_line_chart(caption text, at timestamptz[], labels text[], series jsonb)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    w constant integer := 900; h constant integer := 160;
+    l constant integer := 50; t constant integer := 20; b constant integer := 30;
+    n integer := coalesce(cardinality(at), 0);
+    t0 double precision; span double precision;
+    ymax double precision;
+    s jsonb; pts text; svg text; legend text := '';
+    i integer; v double precision; px double precision; py double precision;
+BEGIN
+    IF n = 0 THEN
+        RETURN '';
+    END IF;
+    t0 := extract(epoch FROM at[1]);
+    span := greatest(extract(epoch FROM at[n]) - t0, 1);
+    SELECT greatest(max(e::double precision), 1) INTO ymax
+      FROM jsonb_array_elements(series) x, jsonb_array_elements_text(x->'values') e;
+    svg := format('<svg class="chart" viewBox="0 0 %s %s" width="%s" height="%s" role="img" aria-label="%s">',
+                  w, h + t + b, w, h + t + b, liveid.html_escape(caption))
+        || format('<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#999"/>', l, t + h, w - 10, t + h)
+        || format('<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#999"/>', l, t, l, t + h)
+        || format('<text x="%s" y="%s" text-anchor="end" font-size="11">%s</text>', l - 4, t + 4, round(ymax::numeric, 1))
+        || format('<text x="%s" y="%s" text-anchor="end" font-size="11">0</text>', l - 4, t + h)
+        || format('<text x="%s" y="%s" font-size="11">%s</text>', l, t + h + 16, liveid.html_escape(labels[1]))
+        || format('<text x="%s" y="%s" text-anchor="end" font-size="11">%s</text>', w - 10, t + h + 16, liveid.html_escape(labels[n]));
+    FOR s IN SELECT * FROM jsonb_array_elements(series) LOOP
+        pts := '';
+        FOR i IN 1 .. n LOOP
+            v := (s->'values'->>(i - 1))::double precision;
+            CONTINUE WHEN v IS NULL;
+            px := l + (w - 10 - l) * (extract(epoch FROM at[i]) - t0) / span;
+            py := t + h - h * v / ymax;
+            pts := pts || format('%s,%s ', round(px::numeric, 1), round(py::numeric, 1));
+        END LOOP;
+        IF pts <> '' THEN
+            svg := svg || format('<polyline class="series" fill="none" stroke="%s" stroke-width="2" points="%s"/>',
+                                 liveid.html_escape(s->>'color'), rtrim(pts));
+            IF position(' ' IN rtrim(pts)) = 0 THEN
+                svg := svg || format('<circle cx="%s" cy="%s" r="3" fill="%s"/>',
+                                     split_part(rtrim(pts), ',', 1), split_part(rtrim(pts), ',', 2),
+                                     liveid.html_escape(s->>'color'));
+            END IF;
+        END IF;
+        legend := legend || format('<span class="key" style="background:%s"></span>%s ',
+                                   liveid.html_escape(s->>'color'), liveid.html_escape(s->>'name'));
+    END LOOP;
+    RETURN format('<figure><figcaption>%s</figcaption>%s</svg><div class="legend">%s</div></figure>',
+                  liveid.html_escape(caption), svg, legend);
+END
+$$;
+COMMENT ON FUNCTION liveid.svg_line_chart(text, timestamptz[], text[], jsonb) IS 'an HTML figure holding an inline SVG line chart of the series (one polyline each) over the times at, labelled with labels (used by report_html)';
+
+-- A bar chart as inline SVG: one bar (a stack of rects, one per series)
+-- per label, y from 0 to the largest stack.  series as svg_line_chart's.
+CREATE FUNCTION liveid.svg_bar_chart(caption text, labels text[], series jsonb, unit text DEFAULT '')
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    w constant integer := 900; h constant integer := 160;
+    l constant integer := 50; t constant integer := 20; b constant integer := 30;
+    n integer := coalesce(cardinality(labels), 0);
+    ymax double precision := 1; stack double precision;
+    slot double precision; bw double precision;
+    s jsonb; svg text; legend text := '';
+    i integer; v double precision; y double precision;
+BEGIN
+    IF n = 0 THEN
+        RETURN '';
+    END IF;
+    FOR i IN 1 .. n LOOP
+        SELECT coalesce(sum((x->'values'->>(i - 1))::double precision), 0) INTO stack
+          FROM jsonb_array_elements(series) x;
+        ymax := greatest(ymax, stack);
+    END LOOP;
+    slot := (w - 10 - l)::double precision / n;
+    bw := greatest(slot * 0.7, 1);
+    svg := format('<svg class="chart" viewBox="0 0 %s %s" width="%s" height="%s" role="img" aria-label="%s">',
+                  w, h + t + b, w, h + t + b, liveid.html_escape(caption))
+        || format('<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#999"/>', l, t + h, w - 10, t + h)
+        || format('<text x="%s" y="%s" text-anchor="end" font-size="11">%s%s</text>', l - 4, t + 4,
+                  round(ymax::numeric, 1), liveid.html_escape(unit))
+        || format('<text x="%s" y="%s" text-anchor="end" font-size="11">0</text>', l - 4, t + h)
+        || format('<text x="%s" y="%s" font-size="11">%s</text>', l, t + h + 16, liveid.html_escape(labels[1]))
+        || format('<text x="%s" y="%s" text-anchor="end" font-size="11">%s</text>', w - 10, t + h + 16, liveid.html_escape(labels[n]));
+    FOR i IN 1 .. n LOOP
+        y := t + h;
+        FOR s IN SELECT * FROM jsonb_array_elements(series) LOOP
+            v := coalesce((s->'values'->>(i - 1))::double precision, 0);
+            CONTINUE WHEN v <= 0;
+            y := y - h * v / ymax;
+            svg := svg || format('<rect x="%s" y="%s" width="%s" height="%s" fill="%s"><title>%s %s: %s</title></rect>',
+                                 round((l + slot * (i - 1) + (slot - bw) / 2)::numeric, 1), round(y::numeric, 1),
+                                 round(bw::numeric, 1), round((h * v / ymax)::numeric, 1),
+                                 liveid.html_escape(s->>'color'), liveid.html_escape(labels[i]),
+                                 liveid.html_escape(s->>'name'), round(v::numeric, 1));
+        END LOOP;
+    END LOOP;
+    FOR s IN SELECT * FROM jsonb_array_elements(series) LOOP
+        legend := legend || format('<span class="key" style="background:%s"></span>%s ',
+                                   liveid.html_escape(s->>'color'), liveid.html_escape(s->>'name'));
+    END LOOP;
+    RETURN format('<figure><figcaption>%s</figcaption>%s</svg><div class="legend">%s</div></figure>',
+                  liveid.html_escape(caption), svg, legend);
+END
+$$;
+COMMENT ON FUNCTION liveid.svg_bar_chart(text, text[], jsonb, text) IS 'an HTML figure holding an inline SVG bar chart, one stacked bar per label with a rect per series (used by report_html)';
+
+-- The report: queue and operators over time, waiting times and how calls
+-- ended per day, for one organization (NULL: liveid.organization, else
+-- all) from since to now.  Self-contained: inline SVG and CSS only, no
+-- script, no URL; a Content-Security-Policy forbids anything external.
+-- Bounded: by hour up to 14 days of data, by day up to 400, else by week.
+-- Security invoker: a liveid_user's calls are the ones it sees.
+CREATE FUNCTION liveid.report_html(since timestamptz DEFAULT now() - interval '7 days',
+                                   organization text DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    org text := coalesce(organization, nullif(current_setting('liveid.organization', true), ''));
+    until timestamptz := now();
+    first_at timestamptz; last_at timestamptz;
+    unit text; day_unit text; fmt text; day_fmt text;
+    at timestamptz[]; labels text[]; queue jsonb; ops jsonb; waits jsonb;
+    days text[]; ended jsonb; rows text;
+    body text := '';
+BEGIN
+    IF since IS NULL OR since > until THEN
+        RAISE EXCEPTION 'invalid value for argument "since"'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'It must be a time before now (-infinity for all the data).';
+    END IF;
+    IF organization = '' THEN
+        RAISE EXCEPTION 'invalid value for argument "organization"'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'It must not be empty.',
+                  HINT = 'Pass an organization code, or NULL for liveid.organization (all organizations when it is not set).';
+    END IF;
+
+    -- the span of the data decides the buckets, so the page stays small
+    SELECT min(x), max(x) INTO first_at, last_at FROM (
+        SELECT m.taken_at FROM liveid.metrics m
+         WHERE m.taken_at BETWEEN since AND until AND (org IS NULL OR m.organization = org)
+        UNION ALL
+        SELECT c.created_at FROM liveid.calls c
+         WHERE c.created_at BETWEEN since AND until AND (org IS NULL OR c.organization = org)) s(x);
+    unit := CASE WHEN last_at - first_at <= interval '14 days' THEN 'hour'
+                 WHEN last_at - first_at <= interval '400 days' THEN 'day' ELSE 'week' END;
+    day_unit := CASE unit WHEN 'week' THEN 'week' ELSE 'day' END;
+    fmt := CASE unit WHEN 'hour' THEN 'YYYY-MM-DD HH24:00' WHEN 'day' THEN 'YYYY-MM-DD' ELSE 'IYYY-"W"IW' END;
+    day_fmt := CASE day_unit WHEN 'day' THEN 'YYYY-MM-DD' ELSE 'IYYY-"W"IW' END;
+
+    -- queue (all processes) and operators: each organization's average
+    -- over its snapshots in the bucket, summed over the organizations
+    WITH snaps AS (
+        SELECT m.organization, m.taken_at,
+               sum(m.waiting) FILTER (WHERE m.process IS NOT NULL) AS q,
+               sum(m.available_operators) FILTER (WHERE m.process IS NULL) AS o
+          FROM liveid.metrics m
+         WHERE m.taken_at BETWEEN since AND until AND (org IS NULL OR m.organization = org)
+         GROUP BY 1, 2),
+    buckets AS (
+        SELECT b, sum(q) AS q, sum(o) AS o FROM (
+            SELECT date_trunc(unit, taken_at) AS b, avg(q) AS q, avg(o) AS o
+              FROM snaps GROUP BY 1, snaps.organization) per_org
+         GROUP BY b)
+    SELECT array_agg(b ORDER BY b), array_agg(to_char(b, fmt) ORDER BY b),
+           jsonb_agg(round(q, 2) ORDER BY b), jsonb_agg(round(o, 2) ORDER BY b)
+      INTO at, labels, queue, ops FROM buckets;
+    IF at IS NULL THEN
+        body := body || '<h2>Queue and operators</h2><p class="empty">No metrics snapshots in this period.</p>';
+    ELSE
+        -- a series without a value (no queue rows, say) is said, not drawn
+        body := body || '<h2>Queue and operators</h2>'
+            || CASE WHEN jsonb_path_exists(queue, '$[*] ? (@ != null)')
+                    THEN liveid.svg_line_chart('People waiting (all queues), average per ' || unit, at, labels,
+                             jsonb_build_array(jsonb_build_object('name', 'waiting', 'color', '#d62728', 'values', queue)))
+                    ELSE '<p class="empty">No queue snapshots in this period.</p>' END
+            || CASE WHEN jsonb_path_exists(ops, '$[*] ? (@ != null)')
+                    THEN liveid.svg_line_chart('Operators available, average per ' || unit, at, labels,
+                             jsonb_build_array(jsonb_build_object('name', 'operators', 'color', '#2ca02c', 'values', ops)))
+                    ELSE '<p class="empty">No operator snapshots in this period.</p>' END;
+        -- the average of the 60-minute waits the service reported, in minutes
+        SELECT array_agg(to_char(b, day_fmt) ORDER BY b), jsonb_agg(round(w, 1) ORDER BY b)
+          INTO days, waits FROM (
+            SELECT date_trunc(day_unit, m.taken_at) AS b,
+                   avg(extract(epoch FROM m.average_wait)) / 60 AS w
+              FROM liveid.metrics m
+             WHERE m.taken_at BETWEEN since AND until AND (org IS NULL OR m.organization = org)
+               AND m.process IS NULL AND m.average_wait IS NOT NULL
+             GROUP BY 1) x;
+        body := body || '<h2>Waiting times</h2>'
+            || CASE WHEN days IS NULL THEN '<p class="empty">No waiting times in this period.</p>'
+                    ELSE liveid.svg_bar_chart('Average wait per ' || day_unit || ' (minutes)', days,
+                             jsonb_build_array(jsonb_build_object('name', 'average wait', 'color', '#1f77b4', 'values', waits)), ' min') END;
+    END IF;
+
+    -- how the calls started in the period ended, from calls_daily
+    WITH d AS (
+        SELECT date_trunc(day_unit, cd.day) AS b, sum(cd.started) AS started,
+               sum(cd.completed) AS completed, sum(cd.suspended) AS suspended,
+               sum(cd.aborted) AS aborted, sum(cd.system_error) AS system_error,
+               sum(cd.closed - cd.completed - cd.suspended - cd.aborted - cd.system_error) AS closed_other,
+               sum(cd.cancelled) AS cancelled, sum(cd.expired) AS expired,
+               sum(cd.rejected) AS rejected, sum(cd.still_open) AS still_open
+          FROM liveid.calls_daily cd
+         WHERE cd.day BETWEEN since::date AND until::date AND (org IS NULL OR cd.organization = org)
+         GROUP BY 1)
+    SELECT array_agg(to_char(b, day_fmt) ORDER BY b),
+           jsonb_build_array(
+               jsonb_build_object('name', 'completed (N)', 'color', '#2ca02c', 'values', jsonb_agg(completed ORDER BY b)),
+               jsonb_build_object('name', 'suspended (S)', 'color', '#ff7f0e', 'values', jsonb_agg(suspended ORDER BY b)),
+               jsonb_build_object('name', 'aborted (A)', 'color', '#d62728', 'values', jsonb_agg(aborted ORDER BY b)),
+               jsonb_build_object('name', 'system error (K)', 'color', '#8c564b', 'values', jsonb_agg(system_error ORDER BY b)),
+               jsonb_build_object('name', 'closed, no status', 'color', '#e377c2', 'values', jsonb_agg(closed_other ORDER BY b)),
+               jsonb_build_object('name', 'cancelled', 'color', '#7f7f7f', 'values', jsonb_agg(cancelled ORDER BY b)),
+               jsonb_build_object('name', 'expired', 'color', '#bcbd22', 'values', jsonb_agg(expired ORDER BY b)),
+               jsonb_build_object('name', 'rejected', 'color', '#9467bd', 'values', jsonb_agg(rejected ORDER BY b)),
+               jsonb_build_object('name', 'still open', 'color', '#17becf', 'values', jsonb_agg(still_open ORDER BY b))),
+           string_agg(format('<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>',
+                             to_char(b, day_fmt), started, completed, suspended, aborted, system_error,
+                             cancelled, expired, rejected, still_open), '' ORDER BY b)
+      INTO days, ended, rows FROM d;
+    IF days IS NULL THEN
+        body := body || '<h2>How calls ended</h2><p class="empty">No calls started in this period.</p>';
+    ELSE
+        body := body || '<h2>How calls ended</h2>'
+            || liveid.svg_bar_chart('Calls started per ' || day_unit || ', by how they ended', days, ended)
+            || '<table><tr><th>' || day_unit || '</th><th>started</th><th>N</th><th>S</th><th>A</th><th>K</th>'
+            || '<th>cancelled</th><th>expired</th><th>rejected</th><th>open</th></tr>' || rows || '</table>';
+        -- the abort codes the callbacks claimed, with what they mean
+        SELECT string_agg(format('<tr><td>%s</td><td>%s</td><td>%s</td></tr>',
+                                 liveid.html_escape(code), liveid.html_escape(coalesce(meaning, '')), n),
+                          '' ORDER BY n DESC, code)
+          INTO rows FROM (
+            SELECT e.abort_code AS code, a.meaning, count(*) AS n
+              FROM liveid.call_events e JOIN liveid.calls c USING (uid)
+              LEFT JOIN liveid.abort_codes a ON a.process = c.process AND a.abort_code = e.abort_code
+             WHERE e.abort_code IS NOT NULL AND c.created_at BETWEEN since AND until
+               AND (org IS NULL OR c.organization = org)
+             GROUP BY 1, 2 ORDER BY 3 DESC, 1 LIMIT 20) x;
+        IF rows IS NOT NULL THEN
+            body := body || '<h2>Abort codes</h2><table><tr><th>code</th><th>meaning</th><th>calls</th></tr>'
+                || rows || '</table>';
+        END IF;
+    END IF;
+
+    RETURN '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        || '<meta http-equiv="Content-Security-Policy" content="default-src ''none''; style-src ''unsafe-inline''">'
+        || '<title>' || liveid.html_escape(format('LiveID+ report: %s', coalesce(org, 'all organizations'))) || '</title>'
+        || '<style>body{font-family:sans-serif;margin:24px;color:#222;background:#fff}'
+        || 'figure{margin:0 0 16px}figcaption{font-weight:bold;margin-bottom:4px}'
+        || '.key{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px}'
+        || 'table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}'
+        || '.empty{color:#666;font-style:italic}</style></head><body>'
+        || '<h1>' || liveid.html_escape(format('LiveID+ report: %s', coalesce(org, 'all organizations'))) || '</h1>'
+        || '<p class="period">' || liveid.html_escape(format('%s to %s (%s)',
+               CASE WHEN isfinite(since) THEN to_char(since, 'YYYY-MM-DD HH24:MI') ELSE 'the first data' END,
+               to_char(until, 'YYYY-MM-DD HH24:MI'), current_setting('TimeZone'))) || '</p>'
+        || CASE WHEN first_at IS NULL THEN '<p class="empty">No data for this period.</p>' ELSE '' END
+        || body || '</body></html>';
+END
+$$;
+COMMENT ON FUNCTION liveid.report_html(timestamptz, text) IS 'a self-contained HTML page (inline SVG charts, no script, no external resource) of the queue, operators, waiting times and how calls ended for an organization (NULL: liveid.organization, else all) from since to now';
+GRANT EXECUTE ON FUNCTION liveid.waiting_share(interval, timestamptz), liveid.html_escape(text),
+    liveid.svg_line_chart(text, timestamptz[], text[], jsonb), liveid.svg_bar_chart(text, text[], jsonb, text),
+    liveid.report_html(timestamptz, text) TO liveid_user;
 -- ==== end of operations ====
 
 -- ==== Monitoring (contrib/prometheus): aggregates only ====

@@ -205,6 +205,41 @@ SELECT external_id, status, close_status FROM liveid.calls ORDER BY created_at;
 UNLISTEN liveid_calls;
 
 \echo
+\echo '== Step 12. Reports for the contact-centre manager'
+\echo 'liveid.metrics holds the snapshots liveid.collect_metrics() takes from pg_cron.'
+\echo 'Backfilled for the demo: a day of snapshots every 10 minutes, computed here by'
+\echo 'SQL as the superuser, as collect_metrics would have taken them.'
+INSERT INTO liveid.metrics (taken_at, organization, process, available_operators, waiting, average_wait, calls)
+SELECT t, 'DEMO', p.process,
+       CASE WHEN p.process IS NULL THEN 1 + round(5 * l.load)::integer END,
+       CASE WHEN p.process IS NOT NULL THEN round(9 * l.load + l.noise)::integer END,
+       CASE WHEN p.process IS NULL THEN make_interval(secs => round(45 + 720 * l.load * l.load + 30 * l.noise)) END,
+       CASE WHEN p.process IS NULL THEN round(40 * l.load)::integer END
+  FROM generate_series(now() - interval '1 day', now(), interval '10 minutes') t
+ CROSS JOIN LATERAL (SELECT greatest(0, sin(pi() * (extract(hour FROM t) + extract(minute FROM t) / 60 - 8) / 11)) AS load,
+                            (extract(epoch FROM t)::bigint / 600 % 5) / 4.0 AS noise) l
+ CROSS JOIN (VALUES (NULL::uuid), (current_setting('liveid.process')::uuid)) p(process);
+SELECT hour, samples, avg_available_operators, min_available_operators, avg_wait
+  FROM liveid.metrics_hourly WHERE process IS NULL ORDER BY hour DESC LIMIT 6;
+\echo 'The share of hours whose average wait was over 5 minutes, and the busiest hours:'
+SELECT * FROM liveid.waiting_share(interval '5 minutes');
+SELECT weekday, hour_of_day, avg_waiting, avg_available_operators
+  FROM liveid.metrics_busiest_hours ORDER BY avg_waiting DESC, hour_of_day LIMIT 3;
+\echo 'How the calls of this session ended, from the ledger:'
+SELECT * FROM liveid.calls_daily;
+\echo 'All of it as one self-contained HTML page (inline SVG, no script, nothing external):'
+\set QUIET on
+\pset tuples_only on
+\pset format unaligned
+\o /tmp/liveid-report.html
+SELECT liveid.report_html(now() - interval '1 day');
+\o
+\pset format aligned
+\pset tuples_only off
+\set QUIET off
+\echo '(written to /tmp/liveid-report.html)'
+
+\echo
 \echo '== Summary'
 \echo 'liveid installed with its key hidden (1); watched operators, queues, languages'
 \echo 'and waiting times in SQL (2, 8); showed errors with their SQLSTATE (3) and'
@@ -214,4 +249,5 @@ UNLISTEN liveid_calls;
 \echo 'in for the customer and the operator; kept each team to its own calls (9);'
 \echo 'saw a call end through a server callback, confirmed with the service before'
 \echo 'the ledger took it, and a forged one refused (10); and caught with'
-\echo 'refresh_calls a call whose callback never came (11).'
+\echo 'refresh_calls a call whose callback never came (11); and reported on queues,'
+\echo 'operators, waiting times and outcomes, as views and as an HTML page (12).'

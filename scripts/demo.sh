@@ -34,5 +34,7 @@ echo "Each step below is titled; under it, each SQL statement, then its result."
 # from stdin rather than -f: no "psql:file:line:" before each error
 psql -X --echo-queries -v ON_ERROR_STOP=0 -v receiver_url="$receiver_url" <demo/session.sql
 echo
+[ -s /tmp/liveid-report.html ] && echo "The report of Step 12 is in /tmp/liveid-report.html: open it in a browser."
+echo
 echo "The receiver's log (one line per request, never a token):"
 sed 's/^/    /' "$receiver_log"

@@ -6,7 +6,8 @@
 #     sim       the simulator (sim/): libmicrohttpd, cJSON, libcurl
 #     receiver  the callback receiver (receiver/): libmicrohttpd, libpq
 #     test      what the test suites and the demo run: curl, openssl, perl,
-#               pg_cron (t/cron.t), prometheus-postgres-exporter (t/prometheus.t)
+#               pg_cron (t/cron.t), prometheus-postgres-exporter (t/prometheus.t),
+#               chromium (t/report.t renders report_html)
 set -euo pipefail
 
 groups=("$@")
@@ -20,7 +21,7 @@ for g in "${groups[@]}"; do
     sim)   want+=(gcc make libmicrohttpd-dev libcjson-dev libcurl4-openssl-dev) ;;
     receiver) want+=(gcc make pkg-config libmicrohttpd-dev libpq-dev) ;;
     test)  want+=(curl openssl perl ca-certificates libipc-run-perl postgresql-15-cron
-                  prometheus-postgres-exporter) ;;
+                  prometheus-postgres-exporter chromium) ;;
     bench) want+=(wrk) ;;
     *) echo "deps.sh: unknown group '$g' (build, sim, receiver, test, bench)" >&2; exit 2 ;;
   esac
