@@ -441,7 +441,7 @@ BEGIN
         RAISE EXCEPTION 'pg_cron is not installed in this database'
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = format('pg_cron keeps its jobs in the database %L (cron.database_name).', cron_db),
-                  HINT = format('Call %s in the database %s (with liveid installed there), or set cron.database_name = %L, restart the server and run CREATE EXTENSION pg_cron here.',
+                  HINT = format('Call %s in the database %s (with liveid installed there), or schedule the job for this database from there with cron.schedule_in_database(), or set cron.database_name = %L, restart the server and run CREATE EXTENSION pg_cron here.',
                                 caller, quote_ident(cron_db), current_database());
     END IF;
     RAISE EXCEPTION 'pg_cron is not installed in this database'
@@ -587,6 +587,53 @@ COMMENT ON COLUMN liveid.metrics_latest.waiting IS 'people waiting (process row)
 COMMENT ON COLUMN liveid.metrics_latest.average_wait IS 'the average wait over the 60 minutes before (organization row)';
 COMMENT ON COLUMN liveid.metrics_latest.calls IS 'calls over the 60 minutes before (organization row)';
 GRANT SELECT ON liveid.metrics_hourly, liveid.metrics_daily, liveid.metrics_latest TO liveid_user;
+
+-- One snapshot (src/metrics.c): all its requests at once, all or nothing.
+CREATE FUNCTION liveid.collect_metrics(organization text DEFAULT NULL, processes uuid[] DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'liveid_collect_metrics'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION liveid.collect_metrics(text, uuid[]) IS 'take one snapshot of the organization''s operators, waiting times and process queues into liveid.metrics (processes NULL: liveid.process and the ledger''s), delete those older than liveid.metrics_retention, and return the rows written';
+
+-- The job liveid-metrics, as liveid-refresh (pg_cron's own database).
+CREATE FUNCTION liveid.schedule_metrics(schedule text DEFAULT '* * * * *')
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM liveid.check_pg_cron('liveid.schedule_metrics()');
+    IF schedule IS NULL THEN
+        RAISE EXCEPTION 'invalid value for argument "schedule"'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'It must not be NULL.',
+                  HINT = 'Pass a cron schedule such as ''* * * * *''.';
+    END IF;
+    RETURN cron.schedule('liveid-metrics', schedule, 'SELECT liveid.collect_metrics()');
+END
+$$;
+COMMENT ON FUNCTION liveid.schedule_metrics(text) IS 'register (or replace) the pg_cron job liveid-metrics that runs liveid.collect_metrics() in this database on schedule; returns its job id';
+
+CREATE FUNCTION liveid.unschedule_metrics()
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    job bigint;
+BEGIN
+    PERFORM liveid.check_pg_cron('liveid.unschedule_metrics()');
+    SELECT j.jobid INTO job FROM cron.job j
+     WHERE j.jobname = 'liveid-metrics' AND j.username = current_user;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    RETURN cron.unschedule(job);
+END
+$$;
+COMMENT ON FUNCTION liveid.unschedule_metrics() IS 'remove the pg_cron job liveid-metrics; false when there is none';
+GRANT EXECUTE ON FUNCTION liveid.collect_metrics(text, uuid[]), liveid.schedule_metrics(text),
+    liveid.unschedule_metrics() TO liveid_admin;
 -- ==== end of operations ====
 
 -- Privileges: nothing for PUBLIC; the utility functions for liveid_user,
