@@ -432,11 +432,17 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    cron_db text := current_setting('cron.database_name', true);
+    cron_db text;
 BEGIN
     IF to_regprocedure('cron.schedule(text,text,text)') IS NOT NULL THEN
         RETURN;
     END IF;
+    -- cron.database_name is for superusers and pg_read_all_settings only
+    BEGIN
+        cron_db := current_setting('cron.database_name', true);
+    EXCEPTION WHEN insufficient_privilege THEN
+        cron_db := NULL;
+    END;
     IF cron_db IS NOT NULL AND cron_db <> current_database() THEN
         RAISE EXCEPTION 'pg_cron is not installed in this database'
             USING ERRCODE = 'object_not_in_prerequisite_state',

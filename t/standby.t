@@ -1,6 +1,7 @@
 # liveid on a streaming hot standby: the functions that only read work, a
-# writing one (service_start, reject_call) raises 25006 before anything is
-# sent, and async_request_info answers without touching the ledger.
+# writing one (service_start, reject_call, collect_metrics) raises 25006
+# before anything is sent, the metrics views read, and async_request_info
+# answers without touching the ledger.
 use strict;
 use warnings;
 use LiveidCluster;
@@ -75,6 +76,25 @@ subtest 'reject_call on the standby: 25006, nothing sent' => sub {
     $sim->req('GET', '/sim/health');
     is(sim_count($sim, 'rejectCall'), $reject_before, 'no rejectCall reached the simulator');
     is(sim_api_count($sim), $api_before, 'no API request at all reached the simulator');
+};
+
+subtest 'collect_metrics on the standby: 25006, nothing sent; the views read' => sub {
+    is($primary->safe_psql('postgres', "SELECT liveid.collect_metrics('DEMO', '{}')"), '1',
+       'a snapshot on the primary');
+    $primary->wait_for_catchup($standby, 'replay');
+    my $api_before = sim_api_count($sim);
+    my ($state, $out, $err) = sql_state($standby,
+        "SELECT liveid.collect_metrics('DEMO', ARRAY['" . DEMO_LIVE . "']::uuid[])");
+    is($state, '25006', 'collect_metrics raises 25006 (read_only_sql_transaction)');
+    like($err, qr/recovery/i, 'the message says why');
+    $sim->req('GET', '/sim/health');
+    is(sim_api_count($sim), $api_before, 'no API request reached the simulator');
+    for my $view (qw(metrics_hourly metrics_daily metrics_latest)) {
+        ($state, $out, $err) = sql_state($standby,
+            "SELECT count(*), bool_and(organization = 'DEMO') FROM liveid.$view");
+        is($state, '', "liveid.$view: no error") or diag($err);
+        is($out, '1|t', "liveid.$view: the primary's snapshot");
+    }
 };
 
 subtest 'async_request_info of a primary call on the standby' => sub {
