@@ -2,7 +2,8 @@
  *
  * ledger.c
  *		The call ledger liveid.calls: written only as its owner, read by
- *		callers under row-level security.
+ *		callers under row-level security; and, the same way, the metrics
+ *		snapshots of liveid.metrics (at the end of the file).
  *
  * Who runs what.  Users may read the ledger (the calls they started, by
  * row-level security) but not write it, so every row is written as the
@@ -149,7 +150,7 @@ static void
 pg_attribute_noreturn()
 SpiFailed(const char *what, int rc)
 {
-	elog(ERROR, "%s failed on liveid.calls: %s", what, SPI_result_code_string(rc));
+	elog(ERROR, "%s failed on a table of liveid: %s", what, SPI_result_code_string(rc));
 }
 
 /*
