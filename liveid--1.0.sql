@@ -435,16 +435,22 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    cron_db text := current_setting('cron.database_name', true);
+    cron_db text;
 BEGIN
     IF to_regprocedure('cron.schedule(text,text,text)') IS NOT NULL THEN
         RETURN;
     END IF;
+    -- cron.database_name is for superusers and pg_read_all_settings only
+    BEGIN
+        cron_db := current_setting('cron.database_name', true);
+    EXCEPTION WHEN insufficient_privilege THEN
+        cron_db := NULL;
+    END;
     IF cron_db IS NOT NULL AND cron_db <> current_database() THEN
         RAISE EXCEPTION 'pg_cron is not installed in this database'
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = format('pg_cron keeps its jobs in the database %L (cron.database_name).', cron_db),
-                  HINT = format('Call %s in the database %s (with liveid installed there), or set cron.database_name = %L, restart the server and run CREATE EXTENSION pg_cron here.',
+                  HINT = format('Call %s in the database %s (with liveid installed there), or schedule the job for this database from there with cron.schedule_in_database(), or set cron.database_name = %L, restart the server and run CREATE EXTENSION pg_cron here.',
                                 caller, quote_ident(cron_db), current_database());
     END IF;
     RAISE EXCEPTION 'pg_cron is not installed in this database'
@@ -972,6 +978,53 @@ COMMENT ON FUNCTION liveid.report_html(timestamptz, text) IS 'a self-contained H
 GRANT EXECUTE ON FUNCTION liveid.waiting_share(interval, timestamptz), liveid.html_escape(text),
     liveid.svg_line_chart(text, timestamptz[], text[], jsonb), liveid.svg_bar_chart(text, text[], jsonb, text),
     liveid.report_html(timestamptz, text) TO liveid_user;
+
+-- One snapshot (src/metrics.c): all its requests at once, all or nothing.
+CREATE FUNCTION liveid.collect_metrics(organization text DEFAULT NULL, processes uuid[] DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'liveid_collect_metrics'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION liveid.collect_metrics(text, uuid[]) IS 'take one snapshot of the organization''s operators, waiting times and process queues into liveid.metrics (processes NULL: liveid.process and the ledger''s), delete those older than liveid.metrics_retention, and return the rows written';
+
+-- The job liveid-metrics, as liveid-refresh (pg_cron's own database).
+CREATE FUNCTION liveid.schedule_metrics(schedule text DEFAULT '* * * * *')
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM liveid.check_pg_cron('liveid.schedule_metrics()');
+    IF schedule IS NULL THEN
+        RAISE EXCEPTION 'invalid value for argument "schedule"'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'It must not be NULL.',
+                  HINT = 'Pass a cron schedule such as ''* * * * *''.';
+    END IF;
+    RETURN cron.schedule('liveid-metrics', schedule, 'SELECT liveid.collect_metrics()');
+END
+$$;
+COMMENT ON FUNCTION liveid.schedule_metrics(text) IS 'register (or replace) the pg_cron job liveid-metrics that runs liveid.collect_metrics() in this database on schedule; returns its job id';
+
+CREATE FUNCTION liveid.unschedule_metrics()
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    job bigint;
+BEGIN
+    PERFORM liveid.check_pg_cron('liveid.unschedule_metrics()');
+    SELECT j.jobid INTO job FROM cron.job j
+     WHERE j.jobname = 'liveid-metrics' AND j.username = current_user;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    RETURN cron.unschedule(job);
+END
+$$;
+COMMENT ON FUNCTION liveid.unschedule_metrics() IS 'remove the pg_cron job liveid-metrics; false when there is none';
+GRANT EXECUTE ON FUNCTION liveid.collect_metrics(text, uuid[]), liveid.schedule_metrics(text),
+    liveid.unschedule_metrics() TO liveid_admin;
 -- ==== end of operations ====
 
 -- ==== Monitoring (contrib/prometheus): aggregates only ====

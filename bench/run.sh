@@ -21,5 +21,6 @@ gcc -O2 -Wall -o "$work/curl_loop" bench/curl_loop.c $(curl-config --cflags) $(c
 # the foundation (pg.sh), the payload builders, service_start, the memory
 # of large answers and server callbacks end to end, each in the same
 # cluster against the same simulator; then refresh_calls() against serial
-# calls (its own simulator, with a latency)
-scripts/with-sim.sh bash -c 'bench/pg.sh && bench/payload.sh && bench/start.sh && bench/answer.sh && bench/callbacks.sh && bench/refresh.sh'
+# calls (its own simulator, with a latency), and collect_metrics() against
+# the same requests made serially (the same)
+scripts/with-sim.sh bash -c 'bench/pg.sh && bench/payload.sh && bench/start.sh && bench/answer.sh && bench/callbacks.sh && bench/refresh.sh && bench/metrics.sh'

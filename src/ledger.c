@@ -2,7 +2,8 @@
  *
  * ledger.c
  *		The call ledger liveid.calls: written only as its owner, read by
- *		callers under row-level security.
+ *		callers under row-level security; and, the same way, the metrics
+ *		snapshots of liveid.metrics (at the end of the file).
  *
  * Who runs what.  Users may read the ledger (the calls they started, by
  * row-level security) but not write it, so every row is written as the
@@ -52,6 +53,7 @@
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/json.h"
@@ -148,7 +150,7 @@ static void
 pg_attribute_noreturn()
 SpiFailed(const char *what, int rc)
 {
-	elog(ERROR, "%s failed on liveid.calls: %s", what, SPI_result_code_string(rc));
+	elog(ERROR, "%s failed on a table of liveid: %s", what, SPI_result_code_string(rc));
 }
 
 /*
@@ -164,30 +166,39 @@ liveid_ledger_guard(const char *what)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("%s cannot run while liveid writes its ledger", what),
-				 errdetail("A default, constraint, index expression or trigger on liveid.calls called liveid."),
+				 errdetail("A default, constraint, index expression or trigger on a table liveid writes (liveid.calls, liveid.metrics) called liveid."),
 				 errhint("Call liveid from your own code after the statement, not from objects on liveid.calls.")));
 }
 
-/* The OID of liveid.calls; 42P01 when the extension's table is gone. */
+/*
+ * The OID of the extension's table liveid.<name> (what: "ledger" or
+ * "metrics"); 42P01 when it is gone.
+ */
 static Oid
-LedgerRelid(void)
+TableRelid(const char *name, const char *what)
 {
 	Oid			nsp = get_namespace_oid("liveid", true);
-	Oid			relid = OidIsValid(nsp) ? get_relname_relid("calls", nsp) : InvalidOid;
+	Oid			relid = OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
 
 	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_RELATION)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("the ledger table \"liveid.calls\" does not exist"),
+				 errmsg("the %s table \"liveid.%s\" does not exist", what, name),
 				 errhint("Drop and create the extension liveid again to restore it.")));
 	return relid;
 }
 
-/* The owner of liveid.calls. */
+/* The OID of liveid.calls. */
 static Oid
-LedgerOwner(void)
+LedgerRelid(void)
 {
-	Oid			relid = LedgerRelid();
+	return TableRelid("calls", "ledger");
+}
+
+/* The owner of a table. */
+static Oid
+TableOwner(Oid relid)
+{
 	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	Oid			owner;
 
@@ -204,9 +215,9 @@ LedgerOwner(void)
  * caller's own operators must not change what a lookup means).
  */
 static void
-LedgerEnter(LedgerAccess *la, bool as_owner)
+TableEnter(LedgerAccess *la, Oid owner)
 {
-	Oid			owner = as_owner ? LedgerOwner() : InvalidOid;
+	bool		as_owner = OidIsValid(owner);
 
 	GetUserIdAndSecContext(&la->save_userid, &la->save_sec_context);
 	if (as_owner)
@@ -222,7 +233,14 @@ LedgerEnter(LedgerAccess *la, bool as_owner)
 		SpiFailed("SPI_connect", SPI_ERROR_CONNECT);
 }
 
-/* Leaves a ledger statement entered with LedgerEnter(). */
+/* The same for the ledger: as its owner when as_owner. */
+static void
+LedgerEnter(LedgerAccess *la, bool as_owner)
+{
+	TableEnter(la, as_owner ? TableOwner(LedgerRelid()) : InvalidOid);
+}
+
+/* Leaves a statement entered with TableEnter() or LedgerEnter(). */
 static void
 LedgerLeave(LedgerAccess *la)
 {
@@ -779,4 +797,130 @@ liveid_ledger_reject(const char *uid)
 	ref = LedgerChange(&reject_stmt, values, nulls);
 	if (ref)
 		liveid_ledger_notify(uid, ref, "rejected", NULL);
+}
+
+/*
+ * ---- for metrics.c: the snapshots of liveid.metrics ----
+ *
+ * Written like the ledger (see the file header): as liveid.metrics' owner
+ * in a restricted operation, under the pinned path, with the ledger flag
+ * raised, so that an object on the table calling liveid is 55000.
+ */
+static LedgerStatement metrics_insert_stmt = {
+	"INSERT INTO liveid.metrics (taken_at, organization, process, available_operators, "
+	"waiting, average_wait, calls) "
+	"SELECT $1, $2, NULL, $3, NULL, $4, $5 "
+	"UNION ALL SELECT $1, $2, u.p, NULL, u.w, NULL, NULL FROM unnest($6, $7) AS u(p, w)",
+	7,
+	{TIMESTAMPTZOID, TEXTOID, INT4OID, INTERVALOID, INT4OID, UUIDARRAYOID, INT4ARRAYOID},
+	NULL
+};
+
+static LedgerStatement metrics_prune_stmt = {
+	"DELETE FROM liveid.metrics WHERE taken_at < $1",
+	1,
+	{TIMESTAMPTZOID},
+	NULL
+};
+
+/* run as the caller: the processes of an organization's calls, in order */
+static LedgerStatement metrics_processes_stmt = {
+	"SELECT DISTINCT v.p FROM liveid.calls c, "
+	"LATERAL (VALUES (c.process), (c.process_live), (c.process_self)) AS v(p) "
+	"WHERE c.organization = $1 AND v.p IS NOT NULL ORDER BY v.p LIMIT $2",
+	2,
+	{TEXTOID, INT4OID},
+	NULL
+};
+
+/* The OID of liveid.metrics. */
+static Oid
+MetricsRelid(void)
+{
+	return TableRelid("metrics", "metrics");
+}
+
+/*
+ * Raises, before anything is sent, what would keep a snapshot from being
+ * written: 55000 inside a ledger write, 25006 on a standby or in a
+ * read-only transaction, 25000 in parallel mode, 42P01 without the table.
+ */
+void
+liveid_metrics_ready(const char *what)
+{
+	liveid_ledger_guard(what);
+	PreventCommandDuringRecovery(what);
+	PreventCommandIfReadOnly(what);
+	PreventCommandIfParallelMode(what);
+	LockRelationOid(MetricsRelid(), RowExclusiveLock);
+	(void) GetCurrentTransactionId();
+}
+
+/*
+ * The distinct processes (process, process_live, process_self) of the
+ * calls of organization the caller may see, at most max, as uuid Datums
+ * palloc'd in the current memory context; returns how many.
+ */
+int
+liveid_metrics_processes(const char *organization, int max, Datum **processes)
+{
+	MemoryContext caller_cxt = CurrentMemoryContext;
+	Datum		values[2] = {CStringGetTextDatum(organization), Int32GetDatum(max)};
+	LedgerAccess la;
+	int			rc;
+	int			n;
+
+	LedgerEnter(&la, false);
+	rc = LedgerExecute(&metrics_processes_stmt, values, "  ", 0);
+	if (rc != SPI_OK_SELECT)
+		SpiFailed("SELECT", rc);
+	n = (int) SPI_processed;
+	*processes = MemoryContextAlloc(caller_cxt, sizeof(Datum) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+
+		/* copied out of SPI's memory, which LedgerLeave() frees */
+		(*processes)[i] = PointerGetDatum(MemoryContextAlloc(caller_cxt, UUID_LEN));
+		memcpy(DatumGetPointer((*processes)[i]), DatumGetPointer(d), UUID_LEN);
+	}
+	LedgerLeave(&la);
+	return n;
+}
+
+/*
+ * Writes one snapshot as liveid.metrics' owner, then deletes the snapshots
+ * taken before prune_before; returns the rows written.
+ * liveid_metrics_ready() must have run in this transaction.
+ */
+int
+liveid_metrics_write(const LiveidSnapshot *snap, TimestampTz prune_before)
+{
+	Datum		values[7];
+	Datum		prune[1] = {TimestampTzGetDatum(prune_before)};
+	LedgerAccess la;
+	int			written;
+	int			rc;
+
+	values[0] = TimestampTzGetDatum(snap->taken_at);
+	values[1] = CStringGetTextDatum(snap->organization);
+	values[2] = Int32GetDatum(snap->available_operators);
+	values[3] = IntervalPGetDatum(snap->average_wait);
+	values[4] = Int32GetDatum(snap->calls);
+	values[5] = PointerGetDatum(construct_array(snap->processes, snap->nprocesses,
+												UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+	values[6] = PointerGetDatum(construct_array(snap->waiting, snap->nprocesses,
+												INT4OID, sizeof(int32), true, TYPALIGN_INT));
+
+	TableEnter(&la, TableOwner(MetricsRelid()));
+	rc = LedgerExecute(&metrics_insert_stmt, values, "       ", 0);
+	if (rc != SPI_OK_INSERT)
+		SpiFailed("INSERT", rc);
+	written = (int) SPI_processed;
+	rc = LedgerExecute(&metrics_prune_stmt, prune, " ", 0);
+	if (rc != SPI_OK_DELETE)
+		SpiFailed("DELETE", rc);
+	LedgerLeave(&la);
+	return written;
 }

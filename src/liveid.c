@@ -38,6 +38,7 @@ int			liveid_max_response_size = 8 * 1024 * 1024;
 char	   *liveid_api_key_file = NULL;
 char	   *liveid_callback_url = NULL;
 int			liveid_max_concurrency = 16;
+int			liveid_metrics_retention = 30 * 24 * 3600;	/* s */
 
 static char *api_key_handle = NULL;	/* the GUC's own variable */
 static const char *api_key_current = "";
@@ -363,6 +364,11 @@ _PG_init(void)
 							"Requests in flight at once for the functions that fan out.",
 							NULL, &liveid_max_concurrency, 16, 1, 256,
 							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("liveid.metrics_retention",
+							"How long liveid.collect_metrics() keeps snapshots.",
+							"Each snapshot deletes those older than this, in its transaction.",
+							&liveid_metrics_retention, 30 * 24 * 3600, 60, INT_MAX,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("liveid");
 
 	/*

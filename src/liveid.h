@@ -32,6 +32,7 @@ extern const char *liveid_api_key(void);	/* the real key, never shown */
 extern char *liveid_api_key_file;
 extern char *liveid_callback_url;	/* "": none */
 extern int	liveid_max_concurrency;
+extern int	liveid_metrics_retention;	/* s */
 
 /*
  * in keys.c: the key file and which key a call sends.  liveid_key_for()
@@ -434,6 +435,29 @@ extern char *liveid_ledger_conference(const char *id_conference, const char *wha
 extern void liveid_ledger_reject(const char *uid);
 
 /*
+ * in ledger.c, for metrics.c: one snapshot of liveid.metrics, written as the
+ * table's owner as the ledger is.  processes are uuid Datums.
+ */
+typedef struct LiveidSnapshot
+{
+	TimestampTz taken_at;		/* the same for all its rows */
+	const char *organization;
+	int32		available_operators;
+	Interval   *average_wait;
+	int32		calls;
+	int			nprocesses;
+	Datum	   *processes;
+	Datum	   *waiting;		/* int4 Datums, one per process */
+} LiveidSnapshot;
+
+/* before anything is sent: 55000, 25006, 25000, 42P01 */
+extern void liveid_metrics_ready(const char *what);
+/* the distinct processes of an organization's calls (as the caller), at most max */
+extern int	liveid_metrics_processes(const char *organization, int max, Datum **processes);
+/* writes snap, then deletes the snapshots taken before prune_before; rows written */
+extern int	liveid_metrics_write(const LiveidSnapshot *snap, TimestampTz prune_before);
+
+/*
  * in result.c: liveid.parse_result(), the LiveIDPlusResult redirect
  * parameter; in calldata.c: conference_data(), audit_data(),
  * delete_audit_data(), reject_call(), register_alert_email().  Both only
@@ -496,6 +520,32 @@ extern char *liveid_base64_utf8(const char *s);
 extern char *liveid_uid_arg(FunctionCallInfo fcinfo, int argno);
 extern char *liveid_info_path(const char *uid);
 extern void liveid_info_read(const LiveidResponse *r, LiveidCallInfo *info);
+
+/*
+ * in utility.c: the utility answers, read exactly as the SQL functions read
+ * them (58000 for another shape), for metrics.c too.
+ */
+#define LIVEID_PATH_OPERATORS "/api/service/getAvailableOperators"
+#define LIVEID_PATH_QUEUE "/api/service/getQueue"
+#define LIVEID_PATH_WAITING "/api/service/getDailyWaitingTimes"
+extern char *liveid_one_member_body(const char *key, const char *value);
+/* liveid.process checked as a UUID (22023); NULL when unset unless required */
+extern char *liveid_process_setting(bool required);
+/* {"member": n}: getAvailableOperators (availableOperators), getQueue (queue) */
+extern int32 liveid_integer_answer(const LiveidResponse *r, const char *member);
+
+/* a period of getDailyWaitingTimes: [from, to) */
+typedef struct LiveidWaiting
+{
+	TimestampTz from;
+	TimestampTz to;
+	Interval   *average_wait;
+	int32		calls;
+} LiveidWaiting;
+
+/* the days of the last week, then the last 60 minutes before answered_at */
+extern int	liveid_waiting_answer(const LiveidResponse *r, TimestampTz answered_at,
+								  LiveidWaiting **rows);
 
 /* in secret.c: a call's ref and callback secret, and the digests they need */
 extern Jsonb *liveid_call_secret(Jsonb *customer, LiveidCall *call);

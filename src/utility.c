@@ -38,7 +38,6 @@ typedef struct RemoteCall
 	MemoryContext cxt;
 	MemoryContext old;
 	JsonbContainer *answer;
-	TimestampTz answered_at;
 	LiveidRemoteContext context;
 } RemoteCall;
 
@@ -74,7 +73,6 @@ RemotePost(RemoteCall *c, const char *org, const char *path, const char *body,
 
 	RemoteBegin(c, "POST", path);
 	r = liveid_http("POST", path, body, NULL, key);
-	c->answered_at = GetCurrentTimestamp();
 	c->answer = liveid_answer_object(liveid_answer_parse(r->body, r->len), what);
 }
 
@@ -86,39 +84,47 @@ OrganizationArg(FunctionCallInfo fcinfo, int argno)
 							 liveid_organization, "liveid.organization", "organization");
 }
 
+/*
+ * liveid.process, checked as a UUID (22023 saying which setting is wrong);
+ * NULL when it is not set, unless required (then 22023 with a hint).
+ */
+char *
+liveid_process_setting(bool required)
+{
+	const char *v;
+	bool		ok;
+
+	if (!required && (liveid_process == NULL || *liveid_process == '\0'))
+		return NULL;
+	v = liveid_setting_or(NULL, liveid_process, "liveid.process", "process");
+	ok = strlen(v) == 36;
+	for (int i = 0; ok && i < 36; i++)
+	{
+		if (i == 8 || i == 13 || i == 18 || i == 23)
+			ok = v[i] == '-';
+		else
+			ok = isxdigit((unsigned char) v[i]);
+	}
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("liveid.process is not a UUID: \"%s\"", v),
+				 errhint("SET liveid.process to the process UUID Namirial issued.")));
+	return pstrdup(v);
+}
+
 /* The process argument (uuid, may be NULL) or liveid.process, as text. */
 static char *
 ProcessArg(FunctionCallInfo fcinfo, int argno)
 {
-	const char *v;
-
 	if (!PG_ARGISNULL(argno))
 		return DatumGetCString(DirectFunctionCall1(uuid_out, PG_GETARG_DATUM(argno)));
-	v = liveid_setting_or(NULL, liveid_process, "liveid.process", "process");
-	/* validate the setting as a UUID, saying which setting is wrong */
-	{
-		int			hex = 0;
-		bool		ok = strlen(v) == 36;
-
-		for (int i = 0; ok && i < 36; i++)
-		{
-			if (i == 8 || i == 13 || i == 18 || i == 23)
-				ok = v[i] == '-';
-			else
-				ok = isxdigit((unsigned char) v[i]) && ++hex;
-		}
-		if (!ok)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("liveid.process is not a UUID: \"%s\"", v),
-					 errhint("SET liveid.process to the process UUID Namirial issued.")));
-	}
-	return pstrdup(v);
+	return liveid_process_setting(true);
 }
 
 /* {"<key>": "<value>"} with the value JSON-escaped. */
-static char *
-OneMemberBody(const char *key, const char *value)
+char *
+liveid_one_member_body(const char *key, const char *value)
 {
 	StringInfoData b;
 
@@ -198,6 +204,20 @@ PutRow(FunctionCallInfo fcinfo, Datum *values, bool *nulls)
 }
 
 /*
+ * The answer of a utility API that is one integer member (shape
+ * {"member": n}), read as its SQL function reads it: 58000 otherwise.
+ */
+int32
+liveid_integer_answer(const LiveidResponse *r, const char *member)
+{
+	char		shape[64];
+
+	snprintf(shape, sizeof(shape), "{\"%s\": n}", member);
+	return liveid_member_int(liveid_answer_object(liveid_answer_parse(r->body, r->len), shape),
+							 member);
+}
+
+/*
  * The utility APIs whose answer is one integer member: one row of the
  * subject (organization or process, made by the caller) and that integer;
  * org's key is sent (NULL: the default organization's).
@@ -206,15 +226,16 @@ static Datum
 IntegerRow(FunctionCallInfo fcinfo, const char *org, const char *path,
 		   const char *body, const char *member, Datum subject)
 {
+	const char *key = liveid_key_for(org);	/* 22023 before anything is sent */
 	RemoteCall	c;
+	LiveidResponse *r;
 	Datum		values[2];
 	bool		nulls[2] = {false, false};
-	char		shape[64];
 
-	snprintf(shape, sizeof(shape), "{\"%s\": n}", member);
-	RemotePost(&c, org, path, body, shape);
+	RemoteBegin(&c, "POST", path);
+	r = liveid_http("POST", path, body, NULL, key);
 	values[0] = subject;
-	values[1] = Int32GetDatum(liveid_member_int(c.answer, member));
+	values[1] = Int32GetDatum(liveid_integer_answer(r, member));
 	PutRow(fcinfo, values, nulls);
 	RemoteEnd(&c);
 	return (Datum) 0;
@@ -230,8 +251,8 @@ liveid_available_operators(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	org = OrganizationArg(fcinfo, 0);
-	return IntegerRow(fcinfo, org, "/api/service/getAvailableOperators",
-					  OneMemberBody("orgCode", org), "availableOperators",
+	return IntegerRow(fcinfo, org, LIVEID_PATH_OPERATORS,
+					  liveid_one_member_body("orgCode", org), "availableOperators",
 					  CStringGetTextDatum(org));
 }
 
@@ -246,8 +267,8 @@ liveid_queue(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	process = ProcessArg(fcinfo, 0);
 	/* a process has no organization here: the default one's key */
-	return IntegerRow(fcinfo, NULL, "/api/service/getQueue",
-					  OneMemberBody("id_process", process), "queue",
+	return IntegerRow(fcinfo, NULL, LIVEID_PATH_QUEUE,
+					  liveid_one_member_body("id_process", process), "queue",
 					  DirectFunctionCall1(uuid_in, CStringGetDatum(process)));
 }
 
@@ -267,7 +288,7 @@ liveid_available_languages(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	org = OrganizationArg(fcinfo, 0);
-	RemotePost(&c, org, "/api/service/availableLanguages", OneMemberBody("orgCode", org),
+	RemotePost(&c, org, "/api/service/availableLanguages", liveid_one_member_body("orgCode", org),
 			 "{\"languages\": [...]}");
 	langs = liveid_member_array(c.answer, "languages");
 	n = liveid_array_length(langs);
@@ -305,7 +326,7 @@ DayStart(const char *s)
 }
 
 /* An interval of (fractional) seconds. */
-static Datum
+static Interval *
 SecondsInterval(double seconds)
 {
 	Interval   *iv = palloc0(sizeof(Interval));
@@ -316,27 +337,50 @@ SecondsInterval(double seconds)
 				 errmsg("LiveID+ answer does not have the expected shape"),
 				 errdetail_internal("The member \"averageWaitingSeconds\" is out of range: %g.", seconds)));
 	iv->time = (TimeOffset) rint(seconds * USECS_PER_SEC);
-	return IntervalPGetDatum(iv);
+	return iv;
 }
 
-/* One row of daily_waiting_times from a {averageWaitingSeconds, calls} object. */
+/* One period of waiting times from a {averageWaitingSeconds, calls} object. */
 static void
-PutWaitingRow(FunctionCallInfo fcinfo, RemoteCall *c, const char *org,
-			  JsonbContainer *o, TimestampTz from, TimestampTz to)
+ReadWaiting(JsonbContainer *o, TimestampTz from, TimestampTz to, LiveidWaiting *w)
 {
 	double		avg = liveid_member_number(o, "averageWaitingSeconds");
-	int32		calls = liveid_member_int(o, "calls");
-	Datum		values[5];
-	bool		nulls[5] = {false, false, false, false, false};
 
-	MemoryContextSwitchTo(c->old);
-	values[0] = CStringGetTextDatum(org);
-	values[1] = TimestampTzGetDatum(from);
-	values[2] = TimestampTzGetDatum(to);
-	values[3] = SecondsInterval(avg);
-	values[4] = Int32GetDatum(calls);
-	PutRow(fcinfo, values, nulls);
-	MemoryContextSwitchTo(c->cxt);
+	w->calls = liveid_member_int(o, "calls");
+	w->average_wait = SecondsInterval(avg);
+	w->from = from;
+	w->to = to;
+}
+
+/*
+ * getDailyWaitingTimes' answer, read as daily_waiting_times reads it: a
+ * period per day of the last week ([day, day + 1) in UTC), then the last
+ * 60 minutes ([answered_at - 1h, answered_at)), into *rows (palloc'd);
+ * returns how many (the last is the 60 minutes).  58000 for another shape.
+ */
+int
+liveid_waiting_answer(const LiveidResponse *r, TimestampTz answered_at,
+					  LiveidWaiting **rows)
+{
+	JsonbContainer *answer;
+	JsonbContainer *week;
+	int			n;
+
+	answer = liveid_answer_object(liveid_answer_parse(r->body, r->len),
+								  "{\"lastWeek\": [...], \"last60Minutes\": {...}}");
+	week = liveid_member_array(answer, "lastWeek");
+	n = liveid_array_length(week);
+	*rows = palloc(sizeof(LiveidWaiting) * (n + 1));
+	for (int i = 0; i < n; i++)
+	{
+		JsonbContainer *day = liveid_element_object(week, i, "an object per day in \"lastWeek\"");
+		TimestampTz from = DayStart(liveid_member_string(day, "date"));
+
+		ReadWaiting(day, from, from + USECS_PER_DAY, &(*rows)[i]);
+	}
+	ReadWaiting(liveid_member_object(answer, "last60Minutes"),
+				answered_at - USECS_PER_HOUR, answered_at, &(*rows)[n]);
+	return n + 1;
 }
 
 PG_FUNCTION_INFO_V1(liveid_daily_waiting_times);
@@ -350,25 +394,33 @@ Datum
 liveid_daily_waiting_times(PG_FUNCTION_ARGS)
 {
 	const char *org;
+	const char *key;
 	RemoteCall	c;
-	JsonbContainer *week;
+	LiveidResponse *r;
+	LiveidWaiting *rows;
 	int			n;
 
 	InitMaterializedSRF(fcinfo, 0);
 	org = OrganizationArg(fcinfo, 0);
-	RemotePost(&c, org, "/api/service/getDailyWaitingTimes", OneMemberBody("orgCode", org),
-			 "{\"lastWeek\": [...], \"last60Minutes\": {...}}");
-	week = liveid_member_array(c.answer, "lastWeek");
-	n = liveid_array_length(week);
+	key = liveid_key_for(org);	/* 22023 before anything is sent */
+	RemoteBegin(&c, "POST", LIVEID_PATH_WAITING);
+	r = liveid_http("POST", LIVEID_PATH_WAITING, liveid_one_member_body("orgCode", org),
+					NULL, key);
+	n = liveid_waiting_answer(r, GetCurrentTimestamp(), &rows);
+	MemoryContextSwitchTo(c.old);
 	for (int i = 0; i < n; i++)
 	{
-		JsonbContainer *day = liveid_element_object(week, i, "an object per day in \"lastWeek\"");
-		TimestampTz from = DayStart(liveid_member_string(day, "date"));
+		Datum		values[5];
+		bool		nulls[5] = {false, false, false, false, false};
 
-		PutWaitingRow(fcinfo, &c, org, day, from, from + USECS_PER_DAY);
+		values[0] = CStringGetTextDatum(org);
+		values[1] = TimestampTzGetDatum(rows[i].from);
+		values[2] = TimestampTzGetDatum(rows[i].to);
+		values[3] = IntervalPGetDatum(rows[i].average_wait);
+		values[4] = Int32GetDatum(rows[i].calls);
+		PutRow(fcinfo, values, nulls);
 	}
-	PutWaitingRow(fcinfo, &c, org, liveid_member_object(c.answer, "last60Minutes"),
-				  c.answered_at - USECS_PER_HOUR, c.answered_at);
+	MemoryContextSwitchTo(c.cxt);
 	RemoteEnd(&c);
 	return (Datum) 0;
 }

@@ -2,8 +2,11 @@
 # appears in cron.job with the right command, schedule and database,
 # scheduling again replaces it, it runs and changes a ledger row (a
 # succeeded run in cron.job_run_details), and a run against a service that
-# is down is a failed run there.  (pg_cron 1.4 schedules by the minute, so
-# each run takes up to a minute to come.)
+# is down is a failed run there.  liveid.schedule_metrics() the same way:
+# the job liveid-metrics, a run that writes a snapshot, and a run against a
+# failing organization (another user's job, in the same minute) that fails.
+# (pg_cron 1.4 schedules by the minute, so each run takes up to a minute to
+# come.)
 use strict;
 use warnings;
 use LiveidCluster;
@@ -57,6 +60,36 @@ subtest 'unschedule_refresh removes it' => sub {
     is(job_rows(), '', 'cron.job is empty');
 };
 
+my $METRICS = 'SELECT liveid.collect_metrics()';
+subtest 'schedule_metrics: the job liveid-metrics, replaced when scheduled again' => sub {
+    my $id = $node->safe_psql('postgres', "SELECT liveid.schedule_metrics('17 3 * * *')");
+    like($id, qr/^\d+$/, 'schedule_metrics returns a job id');
+    is(job_rows(), "$id|liveid-metrics|17 3 * * *|$METRICS|postgres",
+       'one job: liveid-metrics, collect_metrics, this database');
+    is($node->safe_psql('postgres', 'SELECT liveid.schedule_metrics()'), $id,
+       'scheduling again returns the same job');
+    is(job_rows(), "$id|liveid-metrics|* * * * *|$METRICS|postgres",
+       'still one job, with the default schedule (each minute)');
+    my ($state, $out, $err) = sql_state($node, 'SELECT liveid.schedule_metrics()', 'other');
+    is($state, '55000', 'in database other: 55000');
+    like($err, qr/HINT:  Call liveid.schedule_metrics\(\) in the database postgres .*cron.schedule_in_database\(\)/,
+         'the HINT says where to call it, or to use cron.schedule_in_database()');
+};
+
+# a second admin whose snapshots always fail: its own liveid-metrics job
+# (pg_cron's jobs are per user) runs in the same minute as the first
+$node->safe_psql('postgres', q{
+    CREATE ROLE liveid_cron_failing LOGIN IN ROLE liveid_admin;
+    ALTER ROLE liveid_cron_failing IN DATABASE postgres SET liveid.organization = 'FAULT-STATUS-500';
+    GRANT USAGE ON SCHEMA cron TO liveid_cron_failing;
+    ALTER DATABASE postgres SET liveid.organization = 'DEMO';
+});
+my $failing_job = $node->safe_psql('postgres',
+    "SET ROLE liveid_cron_failing; SELECT liveid.schedule_metrics()");
+my $metrics_job = $node->safe_psql('postgres',
+    "SELECT jobid FROM cron.job WHERE jobname = 'liveid-metrics' AND username = current_user");
+isnt($failing_job, $metrics_job, "the second admin's job is its own");
+
 # a call the customer opened: the next run of the job brings it up to date
 my $url = $node->safe_psql('postgres', service_start_sql(external_id => 'cron-1'));
 my ($uid) = $url =~ /[?&]uId=([^&]+)$/;
@@ -75,6 +108,29 @@ subtest 'a run refreshes the ledger and succeeds' => sub {
        $REFRESH, 'it ran refresh_calls');
 };
 
+subtest 'a metrics run writes a snapshot; one against a failing organization fails' => sub {
+    ok($node->poll_query_until('postgres',
+            "SELECT count(*) > 0 FROM cron.job_run_details WHERE jobid = $metrics_job AND status = 'succeeded'"),
+       'cron.job_run_details: a succeeded run of liveid-metrics');
+    is($node->safe_psql('postgres',
+            "SELECT count(*), count(process), bool_and(organization = 'DEMO') FROM liveid.metrics "
+          . "WHERE taken_at = (SELECT min(taken_at) FROM liveid.metrics)"),
+       '2|1|t', "its snapshot: DEMO's row and its ledger process's");
+    ok($node->poll_query_until('postgres',
+            "SELECT count(*) > 0 FROM cron.job_run_details WHERE jobid = $failing_job AND status = 'failed'"),
+       'cron.job_run_details: a failed run of the failing organization\'s job');
+    my $msg = $node->safe_psql('postgres',
+        "SELECT return_message FROM cron.job_run_details WHERE jobid = $failing_job AND status = 'failed' LIMIT 1");
+    like($msg, qr/could not take the snapshot of organization "FAULT-STATUS-500"/, 'its message says why');
+    unlike($msg, qr/\Q${\ DEMO_KEY}\E/, 'and holds no key');
+    is($node->safe_psql('postgres', "SELECT count(*) FROM liveid.metrics WHERE organization <> 'DEMO'"),
+       '0', 'the failed run wrote nothing');
+    is($node->safe_psql('postgres', "SET ROLE liveid_cron_failing; SELECT liveid.unschedule_metrics()"),
+       't', "its job unscheduled (the other admin's stays)");
+    is($node->safe_psql('postgres', "SELECT count(*) FROM cron.job WHERE jobname = 'liveid-metrics'"),
+       '1', 'one liveid-metrics job left');
+};
+
 subtest 'a run against a service that is down fails' => sub {
     $sim->stop;
     ok($node->poll_query_until('postgres',
@@ -89,4 +145,6 @@ subtest 'a run against a service that is down fails' => sub {
 };
 
 is($node->safe_psql('postgres', 'SELECT liveid.unschedule_refresh()'), 't', 'unscheduled');
+is($node->safe_psql('postgres', 'SELECT liveid.unschedule_metrics()'), 't', 'metrics unscheduled');
+is($node->safe_psql('postgres', 'SELECT liveid.unschedule_metrics()'), 'f', 'again: false, there is none');
 done_testing();

@@ -1,6 +1,6 @@
 # liveid on a streaming hot standby: the functions and views that only read
 # work, a writing function (service_start, receive_callback, reject_call,
-# refresh_calls) raises 25006 before anything is sent, and
+# refresh_calls, collect_metrics) raises 25006 before anything is sent, and
 # async_request_info answers without touching the ledger.
 use strict;
 use warnings;
@@ -130,6 +130,27 @@ subtest 'refresh_calls on the standby: 25006, nothing sent' => sub {
     is(sim_api_count($sim), $api_before, 'no API request reached the simulator');
     is($standby->safe_psql('postgres', "SELECT status FROM liveid.calls WHERE uid = '$uid'"),
        'created', 'the standby ledger row is left as it was');
+};
+
+subtest 'collect_metrics on the standby: 25006, nothing sent; the views read' => sub {
+    # the snapshot alone (the rows the subtest above inserted by hand go)
+    $primary->safe_psql('postgres', 'DELETE FROM liveid.metrics');
+    is($primary->safe_psql('postgres', "SELECT liveid.collect_metrics('DEMO', '{}')"), '1',
+       'a snapshot on the primary');
+    $primary->wait_for_catchup($standby, 'replay');
+    my $api_before = sim_api_count($sim);
+    my ($state, $out, $err) = sql_state($standby,
+        "SELECT liveid.collect_metrics('DEMO', ARRAY['" . DEMO_LIVE . "']::uuid[])");
+    is($state, '25006', 'collect_metrics raises 25006 (read_only_sql_transaction)');
+    like($err, qr/recovery/i, 'the message says why');
+    $sim->req('GET', '/sim/health');
+    is(sim_api_count($sim), $api_before, 'no API request reached the simulator');
+    for my $view (qw(metrics_hourly metrics_daily metrics_latest)) {
+        ($state, $out, $err) = sql_state($standby,
+            "SELECT count(*), bool_and(organization = 'DEMO') FROM liveid.$view");
+        is($state, '', "liveid.$view: no error") or diag($err);
+        is($out, '1|t', "liveid.$view: the primary's snapshot");
+    }
 };
 
 subtest 'async_request_info of a primary call on the standby' => sub {
