@@ -205,7 +205,15 @@ SELECT external_id, status, close_status FROM liveid.calls ORDER BY created_at;
 UNLISTEN liveid_calls;
 
 \echo
-\echo '== Step 12. Reports for the contact-centre manager'
+\echo '== Step 12. Metrics snapshots, scheduled with pg_cron, and reports for the contact-centre manager'
+\echo 'One snapshot now: the organization (operators, the last hour''s waiting time) and'
+\echo 'each of its processes (queues), all requests at once; the rows written:'
+SELECT liveid.collect_metrics();
+SELECT organization, process, available_operators, waiting, average_wait, calls FROM liveid.metrics_latest;
+\echo 'And one every minute from pg_cron (preloaded in this cluster; schedules are GMT):'
+CREATE EXTENSION pg_cron;
+SELECT liveid.schedule_metrics('* * * * *') > 0 AS scheduled;
+SELECT jobname, schedule, command FROM cron.job ORDER BY jobname;
 \echo 'liveid.metrics holds the snapshots liveid.collect_metrics() takes from pg_cron.'
 \echo 'Backfilled for the demo: a day of snapshots every 10 minutes, computed here by'
 \echo 'SQL as the superuser, as collect_metrics would have taken them.'

@@ -19,6 +19,8 @@
 # another build of liveid (scripts/test.sh's sanitizer run) works the same.
 # As root, the server runs as the postgres user.
 #
+# LIVEID_WITH_PG_CRON=1 preloads pg_cron too (make demo schedules a job).
+#
 # LIVEID_SERVER_ENV ("NAME=value NAME=value ...", optional) goes into the
 # server's environment only, not the command's: scripts/sanitize.sh uses it
 # to preload the sanitizer runtime (LD_PRELOAD, ASAN_OPTIONS, UBSAN_OPTIONS)
@@ -86,12 +88,21 @@ keyfile="$work/liveid.keys"
 printf '# liveid test keys\nACME=acme-key-81d4e0\n' >"$keyfile"
 chmod 600 "$keyfile"
 [ "$(id -u)" -eq 0 ] && chown postgres "$keyfile"
+# LIVEID_WITH_PG_CRON=1 (the demo) preloads pg_cron as well, its jobs in
+# this cluster's postgres database, connecting over the same socket
+preload=liveid cron_conf=
+if [ -n "${LIVEID_WITH_PG_CRON:-}" ]; then
+  preload=liveid,pg_cron
+  cron_conf="cron.database_name = 'postgres'
+cron.host = '$work'"
+fi
 cat >>"$LIVEID_PGDATA/postgresql.conf" <<CONF
 listen_addresses = ''
 unix_socket_directories = '$work'
 port = 5432
 fsync = off
-shared_preload_libraries = 'liveid'
+shared_preload_libraries = '$preload'
+$cron_conf
 liveid.url = '$LIVEID_SIM_URL'
 liveid.api_key = '$key'
 liveid_test.key_file = '$keyfile'

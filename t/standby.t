@@ -151,6 +151,11 @@ subtest 'collect_metrics on the standby: 25006, nothing sent; the views read' =>
         is($state, '', "liveid.$view: no error") or diag($err);
         is($out, '1|t', "liveid.$view: the primary's snapshot");
     }
+    ($state, $out, $err) = sql_state($standby,
+        "SELECT r LIKE '<!DOCTYPE html>%', (length(r) - length(replace(r, '<svg', ''))) / 4 >= 2, "
+          . "position('<script' IN r) = 0 FROM liveid.report_html(now() - interval '1 day', 'DEMO') r");
+    is($state, '', 'report_html: no error on the standby') or diag($err);
+    is($out, 't|t|t', 'report_html: the page and its charts, from the replayed snapshot');
 };
 
 subtest 'async_request_info of a primary call on the standby' => sub {
