@@ -801,6 +801,7 @@ RejectCall(SimRequest *rq, SimResponse *rs)
 			cJSON	   *out = cJSON_CreateObject();
 
 			r->rejected = true;
+			r->settled = sim_now_precise();
 			r->reject_reason = sim_strdup(reason ? reason : "");
 			for (Call *c = r->calls; c; c = c->next)
 				if (c->status == CALL_WAITING)

@@ -12,7 +12,8 @@
  * attempt after --callback-backoff-ms, doubling up to 60 s.  After
  * --callback-attempts failures it gives up and "sends" the alert e-mails
  * registered for the process (registerAlertEmail), which /sim/alerts shows.
- * Deliveries are kept for /sim/callbacks; bodies are never logged (they
+ * Deliveries are kept for /sim/callbacks, a delivered or given-up one for
+ * --request-ttl seconds (0: forever); bodies are never logged (they
  * carry the ConferenceToken).
  *
  *-------------------------------------------------------------------------
@@ -40,6 +41,7 @@ typedef struct Delivery
 	char		last_error[CURL_ERROR_SIZE];
 	double		next_at;
 	double		queued_at;
+	double		done_at;		/* delivered or given up then */
 	struct Delivery *next;
 } Delivery;
 
@@ -64,6 +66,7 @@ static pthread_t *cb_threads;
 static int	cb_nthreads;
 static bool cb_running;
 static Delivery *deliveries;	/* oldest first */
+static long ndeliveries;
 static Alert *alerts;
 static SentAlert *sent_alerts;
 
@@ -145,8 +148,24 @@ DeliveryLoop(void *arg)
 					earliest = now + 0.5;
 		Delivery   *due = NULL;
 
-		for (Delivery *d = deliveries; d; d = d->next)
+		for (Delivery **prev = &deliveries, *d; (d = *prev) != NULL;
+			 prev = &d->next)
 		{
+			/* forget what is over and older than --request-ttl */
+			while ((d->delivered || d->gave_up) && sim_opts.request_ttl > 0 &&
+				   now - d->done_at > sim_opts.request_ttl)
+			{
+				*prev = d->next;
+				free(d->url);
+				free(d->event);
+				free(d->body);
+				free(d);
+				ndeliveries--;
+				if ((d = *prev) == NULL)
+					break;
+			}
+			if (d == NULL)
+				break;
 			if (d->delivered || d->gave_up || d->sending)
 				continue;
 			if (d->next_at <= now)
@@ -188,10 +207,14 @@ DeliveryLoop(void *arg)
 			snprintf(due->last_error, sizeof(due->last_error), "%s",
 					 status ? "" : errbuf);
 			if (status >= 200 && status < 300)
+			{
 				due->delivered = true;
+				due->done_at = sim_now_precise();
+			}
 			else if (due->attempts >= sim_opts.callback_attempts)
 			{
 				due->gave_up = true;
+				due->done_at = sim_now_precise();
 				SendAlert(due);
 			}
 			else
@@ -291,6 +314,7 @@ callback_enqueue(const char *url, const char *id_conference,
 	for (tail = &deliveries; *tail; tail = &(*tail)->next)
 		;
 	*tail = d;
+	ndeliveries++;
 	pthread_cond_signal(&cb_cond);
 	pthread_mutex_unlock(&cb_lock);
 }
@@ -317,7 +341,19 @@ alerts_register(const char *process_id, const char *emails)
 	pthread_mutex_unlock(&cb_lock);
 }
 
-/* Every delivery, for GET /sim/callbacks. */
+/* Deliveries held now, for GET /sim/stats. */
+long
+callback_count(void)
+{
+	long		n;
+
+	pthread_mutex_lock(&cb_lock);
+	n = ndeliveries;
+	pthread_mutex_unlock(&cb_lock);
+	return n;
+}
+
+/* Every delivery held, for GET /sim/callbacks. */
 cJSON *
 callback_log_json(void)
 {

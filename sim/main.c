@@ -26,6 +26,7 @@ SimOptions	sim_opts = {
 	.callback_attempts = 8,
 	.callback_threads = 1,
 	.conn_timeout = 30,
+	.request_ttl = 3600,
 };
 volatile bool sim_stopping = false;
 
@@ -34,6 +35,7 @@ static const char usage[] =
 "                  [--bind ADDR] [--clock TIME] [--quiet] [--token-ttl S]\n"
 "                  [--callback-backoff-ms MS] [--callback-attempts N] [--callback-threads N]\n"
 "                  [--callback-ca FILE] [--conn-timeout S] [--latency-ms MS]\n"
+"                  [--request-ttl S]\n"
 "A simulator of the LiveID+ service (see sim/README.md).\n";
 
 /* Parses a whole non-negative decimal within [min, max]; exits 2 if not. */
@@ -76,7 +78,7 @@ ParseOptions(int argc, char **argv)
 	enum
 	{
 		O_PORT = 1, O_CONFIG, O_SEED, O_CERT, O_KEY, O_BIND, O_CLOCK, O_QUIET,
-		O_TTL, O_BACKOFF, O_ATTEMPTS, O_CB_THREADS, O_CBCA, O_CONNTO, O_LATENCY, O_HELP
+		O_TTL, O_BACKOFF, O_ATTEMPTS, O_CB_THREADS, O_CBCA, O_CONNTO, O_LATENCY, O_REQTTL, O_HELP
 	};
 	static const struct option longopts[] = {
 		{"port", required_argument, NULL, O_PORT},
@@ -94,6 +96,7 @@ ParseOptions(int argc, char **argv)
 		{"callback-ca", required_argument, NULL, O_CBCA},
 		{"conn-timeout", required_argument, NULL, O_CONNTO},
 		{"latency-ms", required_argument, NULL, O_LATENCY},
+		{"request-ttl", required_argument, NULL, O_REQTTL},
 		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0}
 	};
@@ -154,6 +157,9 @@ ParseOptions(int argc, char **argv)
 			case O_LATENCY:
 				sim_opts.latency_ms = (int) NumberArg("--latency-ms", optarg, 0, 60000);
 				break;
+			case O_REQTTL:
+				sim_opts.request_ttl = (int) NumberArg("--request-ttl", optarg, 0, 100000000);
+				break;
 			case O_HELP:
 				fputs(usage, stdout);
 				exit(0);
@@ -209,6 +215,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "liveid-sim: cannot start the callback thread\n");
 		return 1;
 	}
+	if (!state_sweep_start())
+	{
+		fprintf(stderr, "liveid-sim: cannot start the sweep thread\n");
+		return 1;
+	}
 	if ((d = server_start(err, sizeof(err))) == NULL)
 	{
 		fprintf(stderr, "liveid-sim: %s\n", err);
@@ -228,6 +239,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "liveid-sim: %s received, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	server_stop(d);
 	callback_stop();
+	state_sweep_stop();
 	state_free();
 	return 0;
 }

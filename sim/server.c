@@ -926,7 +926,10 @@ cJSON *
 server_stats_json(void)
 {
 	cJSON	   *o = cJSON_CreateObject();
+	long		held,
+				dropped;
 
+	request_counts(&held, &dropped);
 	cJSON_AddTrueToObject(o, "success");
 	cJSON_AddNumberToObject(o, "requests", (double) atomic_load(&stat_requests));
 	cJSON_AddNumberToObject(o, "status2xx", (double) atomic_load(&stat_2xx));
@@ -939,6 +942,9 @@ server_stats_json(void)
 	cJSON_AddNumberToObject(o, "latencyMs", (double) atomic_load(&api_latency_ms));
 	cJSON_AddNumberToObject(o, "apiInFlight", (double) atomic_load(&api_in_flight));
 	cJSON_AddNumberToObject(o, "apiPeakInFlight", (double) atomic_load(&api_peak));
+	cJSON_AddNumberToObject(o, "requestsHeld", (double) held);
+	cJSON_AddNumberToObject(o, "requestsDropped", (double) dropped);
+	cJSON_AddNumberToObject(o, "callbacksHeld", (double) callback_count());
 	pthread_mutex_lock(&log_lock);
 	cJSON_AddStringToObject(o, "lastUserAgent", last_user_agent);
 	pthread_mutex_unlock(&log_lock);

@@ -44,6 +44,7 @@ typedef struct SimOptions
 	const char *callback_ca;	/* CA bundle for https callbacks */
 	int			conn_timeout;	/* idle connection timeout, seconds */
 	int			latency_ms;		/* every /api/ answer waits this long first */
+	int			request_ttl;	/* seconds a finished request is kept; 0: ever */
 } SimOptions;
 
 extern SimOptions sim_opts;
@@ -199,6 +200,8 @@ typedef struct AsyncRequest
 	AuditEntry *audit;			/* oldest first */
 	bool		audit_deleted;
 	char	   *result;			/* envelope JSON of the last close/error */
+	double		settled;		/* real time a call last ended or it was
+								 * rejected; 0: never */
 	struct AsyncRequest *next;
 } AsyncRequest;
 
@@ -232,6 +235,13 @@ extern char *token_issue(const char *id_conference);
 extern int	token_check(const char *token, const char *id_conference);
 /* waiting calls of a process, for the queue length */
 extern int	waiting_calls(const char *process_id);
+/* the request can no longer change, and has been so for over --request-ttl */
+extern bool request_forgettable(AsyncRequest *req, double real_now);
+/* requests held now, and dropped since the start (take state_lock) */
+extern void request_counts(long *held, long *dropped);
+/* the thread that drops forgettable requests, a few buckets at a time */
+extern bool state_sweep_start(void);
+extern void state_sweep_stop(void);
 
 /* ---------------------------------------------------------------------
  * in metrics.c: operators on duty, queues and waiting times over a day
@@ -280,6 +290,7 @@ extern void callback_enqueue(const char *url, const char *id_conference,
 /* registerAlertEmail: the addresses told when a process's callbacks fail */
 extern void alerts_register(const char *process_id, const char *emails);
 extern cJSON *callback_log_json(void);	/* GET /sim/callbacks */
+extern long callback_count(void);	/* deliveries held now */
 extern cJSON *alerts_log_json(void);	/* GET /sim/alerts */
 
 /* ---------------------------------------------------------------------

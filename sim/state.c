@@ -10,6 +10,11 @@
  * calls and tokens live in memory under state_lock, found through two hash
  * tables (uId, idConference) so that a long benchmark does not slow down.
  *
+ * A request that can no longer change (see request_forgettable) is
+ * forgotten --request-ttl seconds later: lookups stop finding it at once,
+ * and a sweep thread frees it, taking state_lock for a few hundred hash
+ * buckets at a time so that no answer waits long for it.
+ *
  *-------------------------------------------------------------------------
  */
 #include "sim.h"
@@ -75,6 +80,12 @@ typedef struct Token
 } Token;
 
 static Token *tokens;
+
+static long requests_held;		/* requests in req_buckets */
+static long requests_dropped;	/* requests forgotten since the start */
+
+static pthread_t sweep_thread;
+static bool sweep_started;
 
 /* FNV-1a of a string, reduced to a bucket. */
 static unsigned int
@@ -228,31 +239,39 @@ state_load_config(const char *path, char *err, size_t errlen)
 }
 
 /* Frees everything (at shutdown, so that leak checkers stay quiet). */
+/* Frees a request and its calls (already out of the hash tables). */
+static void
+RequestFree(AsyncRequest *r)
+{
+	while (r->calls)
+	{
+		Call	   *c = r->calls;
+
+		r->calls = c->next;
+		free(c->abort_code);
+		free(c->note);
+		free(c);
+	}
+	audit_clear(r);
+	free(r->method);
+	free(r->reject_reason);
+	free(r->result);
+	cJSON_Delete(r->start);
+	free(r);
+}
+
 void
 state_free(void)
 {
 	for (int b = 0; b < NBUCKETS; b++)
 		while (req_buckets[b])
-	{
-		AsyncRequest *r = req_buckets[b];
-
-		req_buckets[b] = r->next;
-		while (r->calls)
 		{
-			Call	   *c = r->calls;
+			AsyncRequest *r = req_buckets[b];
 
-			r->calls = c->next;
-			free(c->abort_code);
-			free(c->note);
-			free(c);
+			req_buckets[b] = r->next;
+			RequestFree(r);
 		}
-		audit_clear(r);
-		free(r->method);
-		free(r->reject_reason);
-		free(r->result);
-		cJSON_Delete(r->start);
-		free(r);
-	}
+	requests_held = 0;
 	for (int b = 0; b < NBUCKETS; b++)
 		while (call_buckets[b])
 		{
@@ -405,6 +424,7 @@ request_create(Organization *org, const char *process_id, const char *method,
 	b = Bucket(r->uid);
 	r->next = req_buckets[b];
 	req_buckets[b] = r;
+	requests_held++;
 	audit_add(r, "request_created", "method %s", method);
 	return r;
 }
@@ -417,7 +437,7 @@ request_find(const char *uid)
 		return NULL;
 	for (AsyncRequest *r = req_buckets[Bucket(uid)]; r; r = r->next)
 		if (strcasecmp(r->uid, uid) == 0)
-			return r;
+			return request_forgettable(r, sim_now_precise()) ? NULL : r;
 	return NULL;
 }
 
@@ -467,8 +487,12 @@ call_set_status(AsyncRequest *req, Call *call, CallStatus status)
 	if (call->status == CALL_WAITING && status != CALL_WAITING)
 		WaitCounter(req->process_id)->n--;
 	call->status = status;
-	if (status != CALL_WAITING && status != CALL_ANSWERED && call->end_date == 0)
-		call->end_date = sim_now();
+	if (status != CALL_WAITING && status != CALL_ANSWERED)
+	{
+		if (call->end_date == 0)
+			call->end_date = sim_now();
+		req->settled = sim_now_precise();
+	}
 }
 
 /* Finds a call by idConference (state_lock held). */
@@ -480,6 +504,8 @@ call_find(const char *id_conference, AsyncRequest **req_out)
 	for (CallRef *c = call_buckets[Bucket(id_conference)]; c; c = c->next)
 		if (strcasecmp(c->call->id_conference, id_conference) == 0)
 		{
+			if (request_forgettable(c->req, sim_now_precise()))
+				return NULL;
 			if (req_out)
 				*req_out = c->req;
 			return c->call;
@@ -491,6 +517,9 @@ call_find(const char *id_conference, AsyncRequest **req_out)
 void
 request_refresh(AsyncRequest *req)
 {
+	double		settled = req->settled;
+	bool		expired = false;
+
 	if (req->expire == 0 || sim_now() < req->expire)
 		return;
 	for (Call *c = req->calls; c; c = c->next)
@@ -499,7 +528,138 @@ request_refresh(AsyncRequest *req)
 			c->end_date = req->expire;
 			call_set_status(req, c, CALL_EXPIRED);
 			audit_add(req, "call_expired", "call %s expired", c->id_conference);
+			expired = true;
 		}
+	/* the calls ended at the expiry, not when it was noticed */
+	if (expired)
+		req->settled = settled > req->expire ? settled : req->expire;
+}
+
+/*
+ * Whether a request can be forgotten at real time real_now (state_lock
+ * held): it is finished -- no call waiting or answered, and no new call can
+ * come, because it was rejected, or its latest call closed with N, or its
+ * expire has passed -- and has been since more than --request-ttl seconds.
+ * It has been finished since the later of the end of its last call (or its
+ * rejection) and its expire, if that is why.
+ */
+bool
+request_forgettable(AsyncRequest *req, double real_now)
+{
+	double		since = req->settled;
+	bool		expired;
+
+	if (sim_opts.request_ttl <= 0)
+		return false;
+	request_refresh(req);
+	for (Call *c = req->calls; c; c = c->next)
+		if (c->status == CALL_WAITING || c->status == CALL_ANSWERED)
+			return false;
+	expired = req->expire != 0 && sim_now() >= req->expire;
+	if (!req->rejected && !expired &&
+		!(req->calls && req->calls->status == CALL_CLOSED &&
+		  req->calls->close_status == 'N'))
+		return false;
+	if (expired && req->expire > since)
+		since = req->expire;
+	return real_now - since > sim_opts.request_ttl;
+}
+
+/* Takes a request's calls out of the idConference table (state_lock held). */
+static void
+UnindexCalls(AsyncRequest *req)
+{
+	for (Call *c = req->calls; c; c = c->next)
+		for (CallRef **prev = &call_buckets[Bucket(c->id_conference)]; *prev;
+			 prev = &(*prev)->next)
+			if ((*prev)->call == c)
+			{
+				CallRef    *dead = *prev;
+
+				*prev = dead->next;
+				free(dead);
+				break;
+			}
+}
+
+#define SWEEP_BATCH 512			/* hash buckets looked at per lock hold */
+
+/*
+ * The sweep: every second (a quarter of --request-ttl if shorter), every
+ * bucket of the uId table, SWEEP_BATCH at a time under state_lock;
+ * forgettable requests are unlinked under the lock and freed after it.
+ */
+static void *
+SweepLoop(void *arg)
+{
+	while (!sim_stopping)
+	{
+		for (int b0 = 0; b0 < NBUCKETS && !sim_stopping; b0 += SWEEP_BATCH)
+		{
+			AsyncRequest *dead = NULL;
+			double		now = sim_now_precise();
+
+			pthread_mutex_lock(&state_lock);
+			for (int b = b0; b < b0 + SWEEP_BATCH && b < NBUCKETS; b++)
+				for (AsyncRequest **prev = &req_buckets[b]; *prev;)
+				{
+					AsyncRequest *r = *prev;
+
+					if (request_forgettable(r, now))
+					{
+						*prev = r->next;
+						UnindexCalls(r);
+						r->next = dead;
+						dead = r;
+						requests_held--;
+						requests_dropped++;
+					}
+					else
+						prev = &r->next;
+				}
+			pthread_mutex_unlock(&state_lock);
+			while (dead)
+			{
+				AsyncRequest *r = dead;
+
+				dead = r->next;
+				RequestFree(r);
+			}
+		}
+		sleep_ms_interruptible(sim_opts.request_ttl < 4 ? sim_opts.request_ttl * 250 : 1000);
+	}
+	return NULL;
+}
+
+/* Starts the sweep thread, unless requests are kept forever. */
+bool
+state_sweep_start(void)
+{
+	if (sim_opts.request_ttl <= 0)
+		return true;
+	if (pthread_create(&sweep_thread, NULL, SweepLoop, NULL) != 0)
+		return false;
+	sweep_started = true;
+	return true;
+}
+
+/* Waits for the sweep thread to end (sim_stopping set). */
+void
+state_sweep_stop(void)
+{
+	if (sweep_started)
+		pthread_join(sweep_thread, NULL);
+	sweep_started = false;
+}
+
+/* Requests held now and forgotten since the start. */
+void
+request_counts(long *held, long *dropped)
+{
+	pthread_mutex_lock(&state_lock);
+	*held = requests_held;
+	*dropped = requests_dropped;
+	pthread_mutex_unlock(&state_lock);
 }
 
 /* Appends an entry to a request's audit trail (state_lock held). */
