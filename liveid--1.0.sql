@@ -462,47 +462,66 @@ END
 $$;
 COMMENT ON FUNCTION liveid.check_pg_cron(text) IS 'raise 55000 with a hint on installing pg_cron when it is absent from this database (used by the schedule functions)';
 
--- The job liveid-refresh, in this database (pg_cron's own); scheduling
--- again replaces it (pg_cron: the same name and user, the same job).
-CREATE FUNCTION liveid.schedule_refresh(schedule text DEFAULT '*/5 * * * *')
+-- The one way the schedule functions register and remove their pg_cron
+-- jobs: in this database (pg_cron's own), under the caller's name;
+-- scheduling again replaces the job (pg_cron: the same name and user, the
+-- same job).  caller names the SQL function in errors.
+CREATE FUNCTION liveid.cron_schedule(caller text, job text, schedule text, command text)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM liveid.check_pg_cron('liveid.schedule_refresh()');
+    PERFORM liveid.check_pg_cron(caller);
     IF schedule IS NULL THEN
         RAISE EXCEPTION 'invalid value for argument "schedule"'
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'It must not be NULL.',
                   HINT = 'Pass a cron schedule such as ''*/5 * * * *''.';
     END IF;
-    RETURN cron.schedule('liveid-refresh', schedule, 'SELECT liveid.refresh_calls()');
+    RETURN cron.schedule(job, schedule, command);
 END
 $$;
-COMMENT ON FUNCTION liveid.schedule_refresh(text) IS 'register (or replace) the pg_cron job liveid-refresh that runs liveid.refresh_calls() in this database on schedule; returns its job id';
+COMMENT ON FUNCTION liveid.cron_schedule(text, text, text, text) IS 'register (or replace) the caller''s pg_cron job of that name (used by the schedule functions); returns its job id';
 
-CREATE FUNCTION liveid.unschedule_refresh()
+CREATE FUNCTION liveid.cron_unschedule(caller text, job text)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    job bigint;
+    id bigint;
 BEGIN
-    PERFORM liveid.check_pg_cron('liveid.unschedule_refresh()');
-    SELECT j.jobid INTO job FROM cron.job j
-     WHERE j.jobname = 'liveid-refresh' AND j.username = current_user;
+    PERFORM liveid.check_pg_cron(caller);
+    SELECT j.jobid INTO id FROM cron.job j
+     WHERE j.jobname = job AND j.username = current_user;
     IF NOT FOUND THEN
         RETURN false;
     END IF;
-    RETURN cron.unschedule(job);
+    RETURN cron.unschedule(id);
 END
 $$;
+COMMENT ON FUNCTION liveid.cron_unschedule(text, text) IS 'remove the caller''s pg_cron job of that name; false when there is none (used by the unschedule functions)';
+
+-- The job liveid-refresh.
+CREATE FUNCTION liveid.schedule_refresh(schedule text DEFAULT '*/5 * * * *')
+RETURNS bigint
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+RETURN liveid.cron_schedule('liveid.schedule_refresh()', 'liveid-refresh', schedule,
+                            'SELECT liveid.refresh_calls()');
+COMMENT ON FUNCTION liveid.schedule_refresh(text) IS 'register (or replace) the pg_cron job liveid-refresh that runs liveid.refresh_calls() in this database on schedule; returns its job id';
+
+CREATE FUNCTION liveid.unschedule_refresh()
+RETURNS boolean
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+RETURN liveid.cron_unschedule('liveid.unschedule_refresh()', 'liveid-refresh');
 COMMENT ON FUNCTION liveid.unschedule_refresh() IS 'remove the pg_cron job liveid-refresh; false when there is none';
 
 GRANT EXECUTE ON FUNCTION liveid.refresh_calls(integer) TO liveid_user;
-GRANT EXECUTE ON FUNCTION liveid.check_pg_cron(text), liveid.schedule_refresh(text),
+GRANT EXECUTE ON FUNCTION liveid.check_pg_cron(text), liveid.cron_schedule(text, text, text, text),
+    liveid.cron_unschedule(text, text), liveid.schedule_refresh(text),
     liveid.unschedule_refresh() TO liveid_admin;
 -- ==== end of keeping the ledger up to date ====
 
@@ -989,39 +1008,17 @@ COMMENT ON FUNCTION liveid.collect_metrics(text, uuid[]) IS 'take one snapshot o
 -- The job liveid-metrics, as liveid-refresh (pg_cron's own database).
 CREATE FUNCTION liveid.schedule_metrics(schedule text DEFAULT '* * * * *')
 RETURNS bigint
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    PERFORM liveid.check_pg_cron('liveid.schedule_metrics()');
-    IF schedule IS NULL THEN
-        RAISE EXCEPTION 'invalid value for argument "schedule"'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'It must not be NULL.',
-                  HINT = 'Pass a cron schedule such as ''* * * * *''.';
-    END IF;
-    RETURN cron.schedule('liveid-metrics', schedule, 'SELECT liveid.collect_metrics()');
-END
-$$;
+RETURN liveid.cron_schedule('liveid.schedule_metrics()', 'liveid-metrics', schedule,
+                            'SELECT liveid.collect_metrics()');
 COMMENT ON FUNCTION liveid.schedule_metrics(text) IS 'register (or replace) the pg_cron job liveid-metrics that runs liveid.collect_metrics() in this database on schedule; returns its job id';
 
 CREATE FUNCTION liveid.unschedule_metrics()
 RETURNS boolean
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    job bigint;
-BEGIN
-    PERFORM liveid.check_pg_cron('liveid.unschedule_metrics()');
-    SELECT j.jobid INTO job FROM cron.job j
-     WHERE j.jobname = 'liveid-metrics' AND j.username = current_user;
-    IF NOT FOUND THEN
-        RETURN false;
-    END IF;
-    RETURN cron.unschedule(job);
-END
-$$;
+RETURN liveid.cron_unschedule('liveid.unschedule_metrics()', 'liveid-metrics');
 COMMENT ON FUNCTION liveid.unschedule_metrics() IS 'remove the pg_cron job liveid-metrics; false when there is none';
 GRANT EXECUTE ON FUNCTION liveid.collect_metrics(text, uuid[]), liveid.schedule_metrics(text),
     liveid.unschedule_metrics() TO liveid_admin;
