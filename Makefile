@@ -22,7 +22,7 @@ OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))
 DATA = $(wildcard liveid--*.sql)
 PG_CPPFLAGS += -Isrc $(shell curl-config --cflags 2>/dev/null)
 SHLIB_LINK += $(shell curl-config --libs 2>/dev/null)
-REGRESS = init settings keys request transport utility faults answers tls privileges payload start ledger callbacks parse_result calldata refresh metrics report comments drop
+REGRESS = init settings keys request transport utility faults answers tls privileges payload start ledger callbacks parse_result calldata refresh metrics report outbox comments drop
 REGRESS_OPTS = --load-extension=dblink --inputdir=. 
 
 # PGXS's `all` builds $(MODULE_big); the receiver is added to it below (it

@@ -1043,6 +1043,101 @@ GRANT SELECT ON liveid.calls_by_status TO liveid_monitor, liveid_admin;
 GRANT SELECT ON liveid.metrics_latest TO liveid_monitor;
 -- ==== end of monitoring ====
 
+-- ==== the outbox: starts that follow the transaction ====
+-- liveid.enqueue_start() stores a start in the caller's transaction; the
+-- background worker (liveid.worker_database) sends it after commit and
+-- records the call in liveid.calls under the same ref.
+CREATE TABLE liveid.outbox (
+    ref             uuid PRIMARY KEY,
+    state           text NOT NULL DEFAULT 'queued'
+                    CHECK (state IN ('queued', 'sending', 'sent', 'failed')),
+    attempts        integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    last_error      text,
+    queued_at       timestamptz NOT NULL DEFAULT now(),
+    sent_at         timestamptz,
+    uid             text,
+    next_attempt_at timestamptz,
+    queued_by       name NOT NULL,
+    organization    text NOT NULL,
+    process         uuid,
+    process_live    uuid,
+    process_self    uuid,
+    external_id     text,
+    method          text NOT NULL,
+    expire          timestamptz,
+    CONSTRAINT outbox_sent_check CHECK ((state = 'sent') = (uid IS NOT NULL AND sent_at IS NOT NULL)),
+    CONSTRAINT outbox_queued_check CHECK ((state = 'queued') = (next_attempt_at IS NOT NULL)),
+    CONSTRAINT outbox_process_check CHECK (
+        (process IS NOT NULL AND process_live IS NULL AND process_self IS NULL)
+        OR (process IS NULL AND process_live IS NOT NULL AND process_self IS NOT NULL))
+);
+-- what the worker claims next
+CREATE INDEX outbox_due_idx ON liveid.outbox (next_attempt_at) WHERE state = 'queued';
+COMMENT ON TABLE liveid.outbox IS 'starts stored by liveid.enqueue_start() in their transaction and sent by the background worker after commit, one row each';
+COMMENT ON COLUMN liveid.outbox.ref IS 'the start''s ref, which enqueue_start returned; the call has the same ref in liveid.calls once sent';
+COMMENT ON COLUMN liveid.outbox.state IS 'queued (waiting, or waiting to be retried), sending (in flight), sent (recorded in liveid.calls), failed (see last_error)';
+COMMENT ON COLUMN liveid.outbox.attempts IS 'how many times the worker has sent it';
+COMMENT ON COLUMN liveid.outbox.last_error IS 'why the latest attempt failed';
+COMMENT ON COLUMN liveid.outbox.queued_at IS 'when enqueue_start stored it (its transaction''s start)';
+COMMENT ON COLUMN liveid.outbox.sent_at IS 'when the service accepted it';
+COMMENT ON COLUMN liveid.outbox.uid IS 'the uId the service gave the call (liveid.calls.uid), once sent';
+COMMENT ON COLUMN liveid.outbox.next_attempt_at IS 'when the worker sends it (again), while queued';
+COMMENT ON COLUMN liveid.outbox.queued_by IS 'the role that called enqueue_start; liveid.calls.created_by once sent';
+COMMENT ON COLUMN liveid.outbox.organization IS 'the organization the call is started for';
+COMMENT ON COLUMN liveid.outbox.process IS 'id_process; NULL when the pair process_live + process_self was given';
+COMMENT ON COLUMN liveid.outbox.process_live IS 'id_process of the live (operator) process; NULL when process was given';
+COMMENT ON COLUMN liveid.outbox.process_self IS 'id_process of the self (unattended) process; NULL when process was given';
+COMMENT ON COLUMN liveid.outbox.external_id IS 'the caller''s own reference for the call, if any';
+COMMENT ON COLUMN liveid.outbox.method IS 'how the call is pushed: start or live';
+COMMENT ON COLUMN liveid.outbox.expire IS 'when the service removes the call if nobody opened it; NULL for the service''s own limit';
+SELECT pg_catalog.pg_extension_config_dump('liveid.outbox', '');
+REVOKE ALL ON TABLE liveid.outbox FROM PUBLIC;
+GRANT SELECT ON TABLE liveid.outbox TO liveid_user;
+-- as for the ledger: a liveid_user sees what it queued, liveid_admin all
+ALTER TABLE liveid.outbox ENABLE ROW LEVEL SECURITY;
+CREATE POLICY outbox_queued_by_me ON liveid.outbox FOR SELECT TO liveid_user
+    USING (queued_by = current_user);
+CREATE POLICY outbox_all_for_admin ON liveid.outbox FOR SELECT TO liveid_admin
+    USING (true);
+
+-- The request of each start not sent yet: it holds the callback secret,
+-- so nobody but the table's owner reads it (nothing is granted on it), and
+-- it is deleted once the start is sent or failed.
+CREATE TABLE liveid.outbox_requests (
+    ref           uuid PRIMARY KEY REFERENCES liveid.outbox (ref) ON DELETE CASCADE,
+    body          text NOT NULL,
+    token_sha256  bytea CHECK (length(token_sha256) = 32)
+);
+COMMENT ON TABLE liveid.outbox_requests IS 'the pushAsyncCall body of each start of liveid.outbox not sent yet, readable by the owner only';
+COMMENT ON COLUMN liveid.outbox_requests.ref IS 'the start (liveid.outbox.ref)';
+COMMENT ON COLUMN liveid.outbox_requests.body IS 'the JSON body to send, with the callback secret in it';
+COMMENT ON COLUMN liveid.outbox_requests.token_sha256 IS 'SHA-256 of the start''s liveid_token, for liveid.call_tokens; NULL without a server callback';
+SELECT pg_catalog.pg_extension_config_dump('liveid.outbox_requests', '');
+REVOKE ALL ON TABLE liveid.outbox_requests FROM PUBLIC;
+
+-- Stores a start for the background worker; returns its ref.
+CREATE FUNCTION liveid.enqueue_start(customer jsonb, process uuid DEFAULT NULL,
+                                     organization text DEFAULT NULL,
+                                     external_id text DEFAULT NULL,
+                                     redirect_url text DEFAULT NULL,
+                                     redirect_method text DEFAULT NULL,
+                                     operator_id uuid DEFAULT NULL,
+                                     operator_email text DEFAULT NULL,
+                                     operator_external_id text DEFAULT NULL,
+                                     direct text DEFAULT NULL,
+                                     op_info text DEFAULT NULL,
+                                     skip_av_rec_test boolean DEFAULT NULL,
+                                     disable_rtc_test boolean DEFAULT NULL,
+                                     process_live uuid DEFAULT NULL,
+                                     process_self uuid DEFAULT NULL,
+                                     method text DEFAULT 'start',
+                                     expire timestamptz DEFAULT NULL)
+RETURNS uuid
+AS 'MODULE_PATHNAME', 'liveid_enqueue_start'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION liveid.enqueue_start(jsonb, uuid, text, text, text, text, uuid, text, text, text, text, boolean, boolean, uuid, uuid, text, timestamptz) IS 'check a start as service_start does and store it in liveid.outbox in the caller''s transaction; the background worker sends it after commit; returns its ref';
+-- ==== end of the outbox ====
+
 -- Privileges: nothing for PUBLIC; the utility functions for liveid_user,
 -- everything else for liveid_admin only.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA liveid FROM PUBLIC;
@@ -1053,3 +1148,7 @@ GRANT EXECUTE ON FUNCTION
     liveid.daily_waiting_times(text)
 TO liveid_user;
 GRANT EXECUTE ON FUNCTION liveid.request(text, text, jsonb) TO liveid_admin;
+GRANT EXECUTE ON FUNCTION
+    liveid.enqueue_start(jsonb, uuid, text, text, text, text, uuid, text, text,
+                         text, text, boolean, boolean, uuid, uuid, text, timestamptz)
+TO liveid_user;

@@ -26,7 +26,6 @@
 #include "utils/tuplestore.h"
 
 #define INFO_PATH "/api/v2/getAsyncRequestInfo"
-#define MAX_UID_LEN 100			/* a uId: the service's own are UUIDs */
 
 /* the statuses of liveid-api.md, and the close statuses */
 static const char *const conference_statuses[] = {
@@ -217,7 +216,7 @@ liveid_info_read(const LiveidResponse *r, LiveidCallInfo *info)
 	}
 }
 
-/* The uid argument: 1 to MAX_UID_LEN characters (22023 otherwise). */
+/* The uid argument: 1 to LIVEID_MAX_UID_LEN characters (22023 otherwise). */
 char *
 liveid_uid_arg(FunctionCallInfo fcinfo, int argno)
 {
@@ -228,10 +227,10 @@ liveid_uid_arg(FunctionCallInfo fcinfo, int argno)
 		liveid_null_arg_error("uid", "Pass the uid of a call, as liveid.calls records it.");
 	uid = text_to_cstring(PG_GETARG_TEXT_PP(argno));
 	len = strlen(uid);
-	if (len == 0 || len > MAX_UID_LEN)
+	if (len == 0 || len > LIVEID_MAX_UID_LEN)
 		liveid_arg_error("uid",
 						 len == 0 ? "It must not be empty." :
-						 psprintf("It is %zu bytes long; a uid has at most %d.", len, MAX_UID_LEN),
+						 psprintf("It is %zu bytes long; a uid has at most %d.", len, LIVEID_MAX_UID_LEN),
 						 "Pass the uid of a call, as liveid.calls records it.");
 	return uid;
 }

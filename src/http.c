@@ -677,6 +677,7 @@ DescribeFailure(const LiveidRequest *req, long status, const char *location,
 		const char *why = req->errbuf[0] ? req->errbuf : curl_easy_strerror(req->rc);
 
 		f->sqlerrcode = ERRCODE_CONNECTION_FAILURE;
+		f->retryable = true;
 		f->message = psprintf("LiveID+ %s", what);
 		f->detail = psprintf("After %ld ms: %s", req->elapsed_ms,
 							 SafeText(req, why, strlen(why)));
@@ -707,6 +708,7 @@ DescribeFailure(const LiveidRequest *req, long status, const char *location,
 	}
 	else
 	{
+		f->retryable = status >= 500;
 		f->message = psprintf("LiveID+ failed (HTTP %ld)", status);
 		f->detail = pstrdup(text ? text : "(empty answer)");
 	}

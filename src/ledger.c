@@ -66,14 +66,8 @@
 /* the path every ledger statement runs with */
 #define LEDGER_SEARCH_PATH "pg_catalog, pg_temp"
 
-/* A statement of the ledger and its plan, kept for the backend. */
-typedef struct LedgerStatement
-{
-	const char *sql;
-	int			nargs;
-	Oid			argtypes[12];
-	SPIPlanPtr	plan;
-} LedgerStatement;
+/* A statement of the ledger and its plan, kept for the backend (liveid.h). */
+typedef LiveidStatement LedgerStatement;
 
 static LedgerStatement insert_stmt = {
 	"INSERT INTO liveid.calls (uid, organization, process, external_id, launch_url, "
@@ -137,13 +131,8 @@ static LedgerStatement pending_stmt = {
 /* true while a ledger statement runs: nothing of liveid may start then */
 static bool ledger_writing = false;
 
-/* who ran before a ledger statement, for LedgerLeave() */
-typedef struct LedgerAccess
-{
-	Oid			save_userid;
-	int			save_sec_context;
-	int			save_nestlevel;
-} LedgerAccess;
+/* who ran before a ledger statement, for LedgerLeave() (liveid.h) */
+typedef LiveidTableAccess LedgerAccess;
 
 /* Raises the can't-happen error of an SPI call that failed. */
 static void
@@ -370,8 +359,10 @@ liveid_ledger_insert(const LiveidCall *call)
 {
 	Datum		values[12];
 	char		nulls[12];
-	TimestampTz created_at = GetCurrentTransactionStartTimestamp();
-	char	   *created_by = GetUserNameFromId(GetUserId(), false);
+	TimestampTz created_at = call->created_at ? *call->created_at :
+		GetCurrentTransactionStartTimestamp();
+	const char *created_by = call->created_by ? call->created_by :
+		GetUserNameFromId(GetUserId(), false);
 	LedgerAccess la;
 	int			rc;
 
@@ -417,7 +408,10 @@ liveid_ledger_notify(const char *uid, const char *ref, const char *status,
 
 	initStringInfo(&p);
 	appendStringInfoString(&p, "{\"uid\": ");
-	escape_json(&p, uid);
+	if (uid)
+		escape_json(&p, uid);
+	else
+		appendStringInfoString(&p, "null");
 	appendStringInfo(&p, ", \"ref\": \"%s\", \"status\": ", ref);
 	escape_json(&p, status);
 	appendStringInfoString(&p, ", \"close_status\": ");
@@ -923,4 +917,28 @@ liveid_metrics_write(const LiveidSnapshot *snap, TimestampTz prune_before)
 		SpiFailed("DELETE", rc);
 	LedgerLeave(&la);
 	return written;
+}
+
+/*
+ * ---- for outbox.c: the outbox, written the same way ----
+ *
+ * As the owner of liveid.<table> in a restricted operation, under the
+ * pinned path, with the ledger flag raised.
+ */
+void
+liveid_owner_enter(LiveidTableAccess *la, const char *table)
+{
+	TableEnter(la, TableOwner(TableRelid(table, "outbox")));
+}
+
+int
+liveid_owner_execute(LiveidStatement *st, Datum *values, const char *nulls, long tcount)
+{
+	return LedgerExecute(st, values, nulls, tcount);
+}
+
+void
+liveid_owner_leave(LiveidTableAccess *la)
+{
+	LedgerLeave(la);
 }

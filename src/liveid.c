@@ -39,6 +39,9 @@ char	   *liveid_api_key_file = NULL;
 char	   *liveid_callback_url = NULL;
 int			liveid_max_concurrency = 16;
 int			liveid_metrics_retention = 30 * 24 * 3600;	/* s */
+char	   *liveid_worker_database = NULL;
+int			liveid_outbox_max_attempts = 10;
+int			liveid_outbox_retry_delay = 1000;	/* ms */
 
 static char *api_key_handle = NULL;	/* the GUC's own variable */
 static const char *api_key_current = "";
@@ -369,7 +372,28 @@ _PG_init(void)
 							"Each snapshot deletes those older than this, in its transaction.",
 							&liveid_metrics_retention, 30 * 24 * 3600, 60, INT_MAX,
 							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomStringVariable("liveid.worker_database",
+							   "Database whose outbox liveid's background worker sends; empty: no worker.",
+							   "The worker also rejects the calls of rolled-back transactions, whatever their database.",
+							   &liveid_worker_database, "",
+							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("liveid.outbox_max_attempts",
+							"Times the background worker sends a start (or a rejection) before it gives up.",
+							"Only transport failures and 5xx answers are tried again.",
+							&liveid_outbox_max_attempts, 10, 1, 100,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("liveid.outbox_retry_delay",
+							"The background worker's first back-off after a failed attempt; it doubles with each.",
+							"Each wait is between half of it and all of it (jitter), at most an hour.",
+							&liveid_outbox_retry_delay, 1000, 10, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("liveid");
+
+	if (process_shared_preload_libraries_in_progress)
+	{
+		liveid_handoff_init();
+		liveid_worker_register();
+	}
 
 	/*
 	 * Until this library is loaded, a liveid.api_key from the server's

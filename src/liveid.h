@@ -33,6 +33,9 @@ extern char *liveid_api_key_file;
 extern char *liveid_callback_url;	/* "": none */
 extern int	liveid_max_concurrency;
 extern int	liveid_metrics_retention;	/* s */
+extern char *liveid_worker_database;	/* "": no background worker */
+extern int	liveid_outbox_max_attempts;
+extern int	liveid_outbox_retry_delay;	/* ms, the first back-off */
 
 /*
  * in keys.c: the key file and which key a call sends.  liveid_key_for()
@@ -99,6 +102,7 @@ extern void liveid_check_path(const char *path);	/* 22023 if unsafe */
  */
 typedef struct LiveidFailure
 {
+	bool		retryable;		/* a transport failure or a 5xx: worth another try */
 	int			sqlerrcode;
 	char	   *message;
 	char	   *detail;
@@ -354,6 +358,8 @@ typedef struct LiveidCall
 	const char *launch_url;		/* once uid is known */
 	const char *ref;			/* liveid's own id (secret.c) */
 	const uint8 *token_sha256;	/* of the callback secret, or NULL: no callback */
+	const char *created_by;		/* NULL: the current user (the outbox's enqueuer) */
+	const TimestampTz *created_at;	/* NULL: the transaction's start */
 } LiveidCall;
 
 typedef struct LiveidConference
@@ -396,6 +402,32 @@ typedef struct LiveidPendingCall
 
 /* the caller's calls that are not final, oldest first, at most max; how many */
 extern int	liveid_ledger_pending(int max, LiveidPendingCall **calls);
+
+/*
+ * in ledger.c, for outbox.c: statements on another table of liveid,
+ * written as the ledger is (as the table's owner in a restricted
+ * operation, path pinned, plans kept for the backend).
+ */
+typedef struct LiveidStatement
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[12];
+	struct _SPI_plan *plan;		/* kept once prepared */
+} LiveidStatement;
+
+typedef struct LiveidTableAccess
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+} LiveidTableAccess;
+
+/* as the owner of liveid.<table> (42P01 when it is gone), SPI connected */
+extern void liveid_owner_enter(LiveidTableAccess *la, const char *table);
+extern int	liveid_owner_execute(LiveidStatement *st, Datum *values,
+								 const char *nulls, long tcount);
+extern void liveid_owner_leave(LiveidTableAccess *la);
 
 /* in ledger.c, for callback.c: a call found by its ref, and its events */
 typedef struct LiveidCallRef
@@ -506,6 +538,17 @@ typedef struct LiveidStartForm
 	LiveidCall	call;			/* what the ledger records of them */
 } LiveidStartForm;
 
+/*
+ * in start.c, for outbox.c: pushAsyncCall's body of a checked form (its
+ * method and expire checked too), the uId of its answer (58000 for another
+ * shape) and the launch URL of a uId.
+ */
+#define LIVEID_PATH_PUSH "/api/service/pushAsyncCall"
+extern char *liveid_push_body(FunctionCallInfo fcinfo, LiveidStartForm *form,
+							  TimestampTz *expire);
+extern char *liveid_push_answer_uid(const LiveidResponse *r);
+extern char *liveid_launch_url(const char *uid);
+
 /* with_secret: the call gets a ref and, with a server callback, its secret (secret.c) */
 extern void liveid_start_form(FunctionCallInfo fcinfo, LiveidStartForm *form,
 							  bool with_secret);
@@ -551,5 +594,64 @@ extern int	liveid_waiting_answer(const LiveidResponse *r, TimestampTz answered_a
 extern Jsonb *liveid_call_secret(Jsonb *customer, LiveidCall *call);
 extern uint8 *liveid_sha256(const char *data, size_t len);
 extern bool liveid_digest_equal(const uint8 *a, const uint8 *b);
+
+/*
+ * in handoff.c: what backends and the background worker share.  The
+ * worker's latch (set at the commit of a transaction that enqueued
+ * starts) and the starts of rolled-back transactions, which the worker
+ * rejects at the service.
+ */
+#define LIVEID_REJECT_SLOTS 4096
+#define LIVEID_MAX_UID_LEN 100	/* a uId the service names a call with */
+
+extern void liveid_handoff_init(void);	/* from _PG_init, when preloaded */
+extern bool liveid_handoff_available(void);	/* preloaded: shared memory is there */
+/* after the service started a call in this transaction: rejected if it aborts */
+extern void liveid_handoff_track(const char *uid, const char *organization);
+/* the worker is woken when this transaction commits */
+extern void liveid_handoff_wake_at_commit(void);
+
+/* for worker.c */
+extern void liveid_handoff_reject(const char *uid, const char *organization);
+typedef struct LiveidReject
+{
+	int			slot;
+	char		uid[LIVEID_MAX_UID_LEN + 1];
+	char		organization[LIVEID_MAX_CODE_LEN + 1];
+	bool		same_url;		/* started against the worker's liveid.url */
+	int			attempts;
+} LiveidReject;
+extern void liveid_handoff_attach_worker(void);	/* the latch to set is MyLatch */
+extern void liveid_handoff_detach_worker(int code, Datum arg);
+/* the rejects due now, at most max, marked taken; how many */
+extern int	liveid_handoff_take(LiveidReject *out, int max, TimestampTz now);
+/* a taken reject done with (done), or due again at retry_at */
+extern void liveid_handoff_settle(const LiveidReject *r, bool done, TimestampTz retry_at);
+/* the earliest time a waiting reject is due, or 0 when none waits */
+extern TimestampTz liveid_handoff_next_due(void);
+
+/*
+ * in outbox.c, for worker.c: the outbox's statements, in the worker's
+ * transactions, as the owner of liveid.outbox.
+ */
+typedef struct LiveidOutboxStart
+{
+	LiveidCall	call;			/* as the ledger records it; uid, launch_url once sent */
+	TimestampTz expire;			/* call.expire points here */
+	char	   *body;			/* pushAsyncCall's */
+	int			attempts;		/* this one included */
+} LiveidOutboxStart;
+
+extern bool liveid_outbox_installed(void);
+extern int	liveid_outbox_claim(int max, TimestampTz now, LiveidOutboxStart **out);
+extern void liveid_outbox_sent(const LiveidOutboxStart *s, TimestampTz sent_at);
+extern void liveid_outbox_retry(const char *ref, const char *error, TimestampTz retry_at);
+extern void liveid_outbox_failed(const char *ref, const char *error);
+extern int	liveid_outbox_requeue(TimestampTz now);
+extern TimestampTz liveid_outbox_next_due(void);
+
+/* in worker.c: the background worker that sends the outbox */
+extern void liveid_worker_register(void);	/* from _PG_init, when preloaded */
+extern PGDLLEXPORT void liveid_worker_main(Datum arg);
 
 #endif							/* LIVEID_H */

@@ -13,9 +13,11 @@
  * The ledger row is part of the caller's transaction.  Everything that
  * could keep it from being written is checked before the request goes out
  * (liveid_ledger_ready); if the transaction rolls back after the service
- * answered, the ledger has no row while the service holds a request nobody
- * was told about: nothing starts unless someone opens its launch URL, and
- * the request expires by itself (at `expire`, or the service's own limit).
+ * answered, the ledger has no row while the service holds a live request:
+ * handoff.c then gives its uId to the background worker, which rejects it
+ * (without the worker it stays valid until it expires, at `expire` or the
+ * service's own limit).  enqueue_start (outbox.c) builds the same body and
+ * leaves the sending to the worker, after commit.
  *
  *-------------------------------------------------------------------------
  */
@@ -29,8 +31,6 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#define PUSH_PATH "/api/service/pushAsyncCall"
-#define MAX_UID_LEN 100			/* a uId the service names a call with */
 
 /* Appends s with & < > " ' escaped for HTML text and attribute values. */
 static void
@@ -103,12 +103,13 @@ IsoUtc(TimestampTz t)
 
 /*
  * The body of pushAsyncCall: b64Data, method and the optional expiry, each
- * checked here (service_start's own arguments).
+ * checked here (service_start's and enqueue_start's own arguments); sets
+ * the form's call method and expire (pointing at *expire).
  */
-static char *
-PushBody(FunctionCallInfo fcinfo, const LiveidStartForm *form, LiveidCall *call,
-		 TimestampTz *expire)
+char *
+liveid_push_body(FunctionCallInfo fcinfo, LiveidStartForm *form, TimestampTz *expire)
 {
+	LiveidCall *call = &form->call;
 	StringInfoData body;
 	const char *method = "start";
 
@@ -144,11 +145,11 @@ PushBody(FunctionCallInfo fcinfo, const LiveidStartForm *form, LiveidCall *call,
 
 /*
  * The uId of pushAsyncCall's answer: a non-empty printable name of at most
- * MAX_UID_LEN bytes (58000 otherwise), since it goes into the ledger and
+ * LIVEID_MAX_UID_LEN bytes (58000 otherwise), since it goes into the ledger and
  * into the launch URL.
  */
-static char *
-AnswerUid(const LiveidResponse *r)
+char *
+liveid_push_answer_uid(const LiveidResponse *r)
 {
 	JsonbContainer *answer;
 	char	   *uid;
@@ -158,7 +159,7 @@ AnswerUid(const LiveidResponse *r)
 	answer = liveid_answer_object(liveid_answer_parse(r->body, r->len), "{\"uId\": ...}");
 	uid = liveid_member_string(answer, "uId");
 	len = strlen(uid);
-	ok = len > 0 && len <= MAX_UID_LEN;
+	ok = len > 0 && len <= LIVEID_MAX_UID_LEN;
 	for (size_t i = 0; ok && i < len; i++)
 		ok = (unsigned char) uid[i] > ' ' && (unsigned char) uid[i] < 0x7f;
 	if (!ok)
@@ -166,8 +167,16 @@ AnswerUid(const LiveidResponse *r)
 				(errcode(ERRCODE_SYSTEM_ERROR),
 				 errmsg("LiveID+ answer does not have the expected shape"),
 				 errdetail_internal("The member \"uId\" is not a name of 1 to %d printable ASCII characters.",
-									MAX_UID_LEN)));
+									LIVEID_MAX_UID_LEN)));
 	return uid;
+}
+
+/* The link the customer opens to join the call uid. */
+char *
+liveid_launch_url(const char *uid)
+{
+	return psprintf("%s/app/service-asyncall?uId=%s", liveid_base_url(),
+					liveid_url_encode(uid));
 }
 
 PG_FUNCTION_INFO_V1(liveid_service_start);
@@ -195,16 +204,17 @@ liveid_service_start(PG_FUNCTION_ARGS)
 	old = MemoryContextSwitchTo(cxt);
 
 	liveid_start_form(fcinfo, &form, true);
-	body = PushBody(fcinfo, &form, call, &expire);
+	body = liveid_push_body(fcinfo, &form, &expire);
 	/* nothing goes out that the ledger could not record */
 	liveid_ledger_ready("liveid.service_start()");
 	key = liveid_key_for(call->organization);
 
-	liveid_remote_context_push(&remote, "POST", PUSH_PATH);
-	call->uid = AnswerUid(liveid_http("POST", PUSH_PATH, body, NULL, key));
+	liveid_remote_context_push(&remote, "POST", LIVEID_PATH_PUSH);
+	call->uid = liveid_push_answer_uid(liveid_http("POST", LIVEID_PATH_PUSH, body, NULL, key));
 	liveid_remote_context_pop(&remote);
-	call->launch_url = psprintf("%s/app/service-asyncall?uId=%s", liveid_base_url(),
-								liveid_url_encode(call->uid));
+	/* from now on, a rollback has the worker reject the call (handoff.c) */
+	liveid_handoff_track(call->uid, call->organization);
+	call->launch_url = liveid_launch_url(call->uid);
 	liveid_ledger_insert(call);
 
 	MemoryContextSwitchTo(old);

@@ -1,0 +1,524 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *		The background worker: sends the outbox of liveid.worker_database
+ *		after commit, and rejects the calls of rolled-back transactions.
+ *
+ * Registered by _PG_init when liveid is preloaded and
+ * liveid.worker_database is set; started once recovery has finished, so
+ * a hot standby never runs it (a promoted one starts it), restarted
+ * LIVEID_WORKER_RESTART seconds after it dies.  It connects as the
+ * bootstrap superuser and writes liveid's tables as their owner in a
+ * restricted operation, as every backend does (ledger.c): no role's code
+ * runs with its rights.
+ *
+ * Each round is one transaction, then one wait:
+ *   1. record what the previous round's requests brought: each start's
+ *      ledger row (or its retry, or its failure) in a subtransaction of
+ *      its own, so that a row an owner's trigger refuses fails alone (the
+ *      call the service started for it is then rejected);
+ *   2. take the rejections that are due (handoff.c) and claim up to
+ *      liveid.max_concurrency less that many starts (outbox.c), marked
+ *      sending; commit;
+ *   3. send them all at once (liveid_http_batch, one curl multi handle),
+ *      outside any transaction.
+ * With nothing to send it sleeps on its latch until the earliest retry is
+ * due, or until a commit that enqueued starts, or a rollback that handed
+ * over calls, sets the latch: there is no polling.
+ *
+ * Retries.  A transport failure or a 5xx is retried after
+ * liveid.outbox_retry_delay * 2^(attempts - 1) (at most an hour), with
+ * jitter (a half to the whole of it), until liveid.outbox_max_attempts;
+ * then, as at once for any other answer (a 4xx, a redirect, an answer too
+ * large or of another shape), the start fails with last_error.
+ *
+ * Stopping.  SIGTERM lets the requests in flight finish (within
+ * liveid.timeout), records them and exits: a clean stop sends nothing
+ * twice.  What a crash leaves sending (at most liveid.max_concurrency
+ * starts) is sent again by the next worker; the first request of such a
+ * start may have reached the service, whose request then nobody is told
+ * of: it expires.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "liveid.h"
+
+#include <limits.h>
+#include <math.h>
+
+#include "access/xact.h"
+#include "common/pg_prng.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/json.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#define LIVEID_WORKER_RESTART 5	/* s after it dies */
+#define REJECT_PATH "/api/v2/rejectCall"
+#define MAX_BACKOFF_MS (3600 * 1000)
+
+/* one request of a round: a start or a rejection, and how it ended */
+typedef struct RoundItem
+{
+	LiveidOutboxStart *start;	/* or NULL */
+	LiveidReject *reject;		/* or NULL */
+	bool		ok;				/* the service accepted it */
+	char	   *answer;			/* its 2xx answer, when ok */
+	size_t		answer_len;
+	bool		retryable;
+	char	   *error;			/* when not ok */
+	TimestampTz ended_at;
+} RoundItem;
+
+static volatile sig_atomic_t got_sigterm = false;
+static MemoryContext round_cxt = NULL;	/* the current round's items */
+static RoundItem *items = NULL;
+static int	nitems = 0;
+static bool requeued = false;	/* the outbox's leftovers were put back */
+
+static void
+HandleSigterm(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+
+	got_sigterm = true;
+	SetLatch(MyLatch);
+	errno = save_errno;
+}
+
+/* From _PG_init, while shared_preload_libraries is processed. */
+void
+liveid_worker_register(void)
+{
+	BackgroundWorker w;
+
+	if (liveid_worker_database == NULL || liveid_worker_database[0] == '\0')
+		return;
+	memset(&w, 0, sizeof(w));
+	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	w.bgw_restart_time = LIVEID_WORKER_RESTART;
+	strlcpy(w.bgw_library_name, "liveid", BGW_MAXLEN);
+	strlcpy(w.bgw_function_name, "liveid_worker_main", BGW_MAXLEN);
+	snprintf(w.bgw_name, BGW_MAXLEN, "liveid worker for database %s", liveid_worker_database);
+	strlcpy(w.bgw_type, "liveid worker", BGW_MAXLEN);
+	RegisterBackgroundWorker(&w);
+}
+
+/* The back-off before attempt attempts + 1, with jitter. */
+static TimestampTz
+RetryAt(TimestampTz now, int attempts)
+{
+	double		ms = (double) liveid_outbox_retry_delay * pow(2.0, Min(attempts - 1, 30));
+
+	ms = Min(ms, (double) MAX_BACKOFF_MS);
+	ms *= 0.5 + 0.5 * pg_prng_double(&pg_global_prng_state);
+	return TimestampTzPlusMilliseconds(now, (int64) ms);
+}
+
+/* "message: detail" of an error, for last_error and the log. */
+static char *
+ErrorText(const char *message, const char *detail)
+{
+	return detail ? psprintf("%s: %s", message, detail) : pstrdup(message);
+}
+
+/* The current error as ErrorText, the error state flushed; in cxt. */
+static char *
+CaughtError(MemoryContext cxt)
+{
+	ErrorData  *e;
+	char	   *text;
+
+	MemoryContextSwitchTo(cxt);
+	e = CopyErrorData();
+	FlushErrorState();
+	text = ErrorText(e->message, e->detail);
+	FreeErrorData(e);
+	return text;
+}
+
+/* Runs fn(arg) in a subtransaction; NULL, or the error it raised (in cxt). */
+static char *
+InSubtransaction(void (*fn) (void *), void *arg, MemoryContext cxt)
+{
+	MemoryContext old = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	char	   *error = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(old);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		error = CaughtError(cxt);
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(old);
+	CurrentResourceOwner = owner;
+	return error;
+}
+
+/*
+ * A start the service accepted: its uId read from the answer (kept in
+ * round_cxt, so that a failure of the ledger can still reject it), then
+ * its rows.
+ */
+static void
+RecordSent(void *arg)
+{
+	RoundItem  *it = arg;
+	LiveidCall *c = &it->start->call;
+	LiveidResponse r = {200, it->answer, it->answer_len};
+	MemoryContext old = MemoryContextSwitchTo(round_cxt);
+
+	c->uid = liveid_push_answer_uid(&r);
+	c->launch_url = liveid_launch_url(c->uid);
+	MemoryContextSwitchTo(old);
+	liveid_outbox_sent(it->start, it->ended_at);
+}
+
+static void
+RecordFailed(void *arg)
+{
+	RoundItem  *it = arg;
+
+	liveid_outbox_failed(it->start->call.ref, it->error);
+}
+
+static void
+RecordRetry(void *arg)
+{
+	RoundItem  *it = arg;
+
+	liveid_outbox_retry(it->start->call.ref, it->error,
+						RetryAt(it->ended_at, it->start->attempts));
+}
+
+/* What one start of the previous round brought, in its own subtransaction. */
+static void
+RecordStart(RoundItem *it)
+{
+	LiveidOutboxStart *s = it->start;
+	char	   *error;
+
+	if (it->ok)
+	{
+		error = InSubtransaction(RecordSent, it, round_cxt);
+		if (error == NULL)
+			return;
+		it->retryable = false;
+		if (s->call.uid == NULL)
+		{
+			/* an answer of another shape: the service may hold a call, never resend */
+			it->error = psprintf("the service accepted the start, but %s", error);
+		}
+		else
+		{
+			/* the service holds a call the ledger refused: reject it */
+			ereport(WARNING,
+					(errmsg("liveid worker: the ledger refused the call \"%s\" of start %s; it is rejected",
+							s->call.uid, s->call.ref),
+					 errdetail_internal("%s", error)));
+			liveid_handoff_reject(s->call.uid, s->call.organization);
+			it->error = psprintf("the service started call %s, which liveid.calls refused (%s)",
+								 s->call.uid, error);
+		}
+	}
+	if (it->retryable && s->attempts < liveid_outbox_max_attempts)
+		error = InSubtransaction(RecordRetry, it, round_cxt);
+	else
+	{
+		ereport(LOG,
+				(errmsg("liveid worker: start %s failed after %d attempts", s->call.ref,
+						s->attempts),
+				 errdetail_internal("%s", it->error)));
+		error = InSubtransaction(RecordFailed, it, round_cxt);
+	}
+	if (error)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("liveid worker could not record the outcome of start %s", s->call.ref),
+				 errdetail_internal("%s", error)));
+}
+
+/* What one rejection of the previous round brought. */
+static void
+RecordReject(RoundItem *it)
+{
+	LiveidReject *r = it->reject;
+
+	if (it->ok)
+	{
+		ereport(LOG,
+				(errmsg("liveid worker: rejected the call \"%s\", whose transaction rolled back",
+						r->uid)));
+		liveid_handoff_settle(r, true, 0);
+	}
+	else if (it->retryable && r->attempts < liveid_outbox_max_attempts)
+		liveid_handoff_settle(r, false, RetryAt(it->ended_at, r->attempts));
+	else
+	{
+		ereport(WARNING,
+				(errmsg("liveid worker could not reject the call \"%s\", whose transaction rolled back",
+						r->uid),
+				 errdetail_internal("%s", it->error),
+				 errhint("Its link stays valid until the service's request expires.")));
+		liveid_handoff_settle(r, true, 0);
+	}
+}
+
+/* Records the previous round, in the current transaction. */
+static void
+RecordRound(void)
+{
+	for (int i = 0; i < nitems; i++)
+	{
+		if (items[i].start)
+			RecordStart(&items[i]);
+		else
+			RecordReject(&items[i]);
+	}
+	nitems = 0;
+	items = NULL;
+	MemoryContextReset(round_cxt);
+}
+
+/* liveid_http_batch's done: how a request ended, kept in round_cxt. */
+static void
+ItemDone(LiveidBatchItem *bi, void *arg)
+{
+	RoundItem  *it = bi->arg;
+
+	it->ended_at = GetCurrentTimestamp();
+	if (bi->failure)
+	{
+		it->ok = false;
+		it->retryable = bi->failure->retryable;
+		it->error = ErrorText(bi->failure->message, bi->failure->detail);
+		return;
+	}
+	it->ok = true;
+	it->answer = palloc(bi->response->len + 1);
+	memcpy(it->answer, bi->response->body, bi->response->len + 1);
+	it->answer_len = bi->response->len;
+}
+
+/* The item of a start: its key, or a failure without a request. */
+static bool
+StartItem(RoundItem *it, LiveidBatchItem *bi)
+{
+	bi->method = "POST";
+	bi->path = LIVEID_PATH_PUSH;
+	bi->body = it->start->body;
+	bi->arg = it;
+	PG_TRY();
+	{
+		bi->key = liveid_key_for(it->start->call.organization);
+	}
+	PG_CATCH();
+	{
+		it->ok = false;
+		it->retryable = false;
+		it->error = CaughtError(round_cxt);
+		it->ended_at = GetCurrentTimestamp();
+		bi->key = NULL;
+	}
+	PG_END_TRY();
+	return bi->key != NULL;
+}
+
+/* The item of a rejection, or a failure without a request. */
+static bool
+RejectItem(RoundItem *it, LiveidBatchItem *bi)
+{
+	StringInfoData body;
+
+	it->ended_at = GetCurrentTimestamp();
+	if (!it->reject->same_url)
+	{
+		it->error = pstrdup("It was started against another liveid.url than the worker's.");
+		return false;
+	}
+	initStringInfo(&body);
+	appendStringInfoString(&body, "{\"uId\":");
+	escape_json(&body, it->reject->uid);
+	appendStringInfoString(&body, ",\"reason\":\"the transaction that started it rolled back\"}");
+	bi->method = "PATCH";
+	bi->path = REJECT_PATH;
+	bi->body = body.data;
+	bi->arg = it;
+	PG_TRY();
+	{
+		bi->key = liveid_key_for(it->reject->organization);
+	}
+	PG_CATCH();
+	{
+		it->error = CaughtError(round_cxt);
+		bi->key = NULL;
+	}
+	PG_END_TRY();
+	return bi->key != NULL;
+}
+
+/* Sends the round's items, outside any transaction. */
+static void
+SendRound(void)
+{
+	LiveidBatchItem *batch = palloc0(sizeof(LiveidBatchItem) * nitems);
+	int			n = 0;
+
+	for (int i = 0; i < nitems; i++)
+	{
+		bool		send = items[i].start ? StartItem(&items[i], &batch[n]) :
+			RejectItem(&items[i], &batch[n]);
+
+		if (send)
+			n++;
+	}
+	pgstat_report_activity(STATE_RUNNING, "sending");
+	liveid_http_batch(batch, n, n, ItemDone, NULL);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/* ms from now until t (0: none), for WaitLatch; -1 for no timeout. */
+static long
+MsUntil(TimestampTz t, TimestampTz now)
+{
+	if (t == 0)
+		return -1;
+	if (t <= now)
+		return 0;
+	return (long) Min((t - now + 999) / 1000, (TimestampTz) INT_MAX);
+}
+
+/*
+ * One round (see the file header); the time to wait before the next, in
+ * ms (0: at once, -1: until the latch is set).  stopping: record only.
+ */
+static long
+Round(bool stopping)
+{
+	TimestampTz now;
+	LiveidReject *rejects;
+	LiveidOutboxStart *starts = NULL;
+	int			nrejects,
+				nstarts = 0;
+	int			max = liveid_max_concurrency;
+	bool		installed;
+	long		wait = 0;
+	MemoryContext old;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	installed = liveid_outbox_installed();
+	RecordRound();
+	if (stopping)
+	{
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		return -1;
+	}
+	now = GetCurrentTimestamp();
+	if (installed && !requeued)
+	{
+		int			left = liveid_outbox_requeue(now);
+
+		if (left > 0)
+			ereport(LOG,
+					(errmsg("liveid worker: %d starts were in flight when the previous worker stopped; they are sent again",
+							left),
+					 errdetail("Their first request may have reached the service, whose request for it then expires unused.")));
+		requeued = true;
+	}
+
+	old = MemoryContextSwitchTo(round_cxt);
+	rejects = palloc(sizeof(LiveidReject) * max);
+	nrejects = liveid_handoff_take(rejects, max, now);
+	if (installed && nrejects < max)
+	{
+		liveid_ledger_ready("the liveid worker");
+		nstarts = liveid_outbox_claim(max - nrejects, now, &starts);
+	}
+	nitems = nrejects + nstarts;
+	items = palloc0(sizeof(RoundItem) * Max(nitems, 1));
+	for (int i = 0; i < nstarts; i++)
+		items[i].start = &starts[i];
+	for (int i = 0; i < nrejects; i++)
+		items[nstarts + i].reject = &rejects[i];
+	MemoryContextSwitchTo(old);
+
+	if (nitems == 0)
+	{
+		TimestampTz next = installed ? liveid_outbox_next_due() : 0;
+		TimestampTz r = liveid_handoff_next_due();
+
+		if (r != 0 && (next == 0 || r < next))
+			next = r;
+		wait = MsUntil(next, GetCurrentTimestamp());
+	}
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+
+	if (nitems > 0)
+	{
+		old = MemoryContextSwitchTo(round_cxt);
+		SendRound();
+		MemoryContextSwitchTo(old);
+	}
+	return wait;
+}
+
+/* The worker's entry point. */
+void
+liveid_worker_main(Datum arg)
+{
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, HandleSigterm);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(liveid_worker_database, NULL, 0);
+	pgstat_report_appname("liveid worker");
+	liveid_handoff_attach_worker();
+	round_cxt = AllocSetContextCreate(TopMemoryContext, "liveid worker round",
+									  ALLOCSET_DEFAULT_SIZES);
+	ereport(LOG,
+			(errmsg("liveid worker started for database \"%s\"", liveid_worker_database)));
+
+	for (;;)
+	{
+		long		wait;
+
+		ResetLatch(MyLatch);
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		if (got_sigterm)
+			break;
+		CHECK_FOR_INTERRUPTS();
+		wait = Round(false);
+		if (wait != 0 && !got_sigterm)
+			(void) WaitLatch(MyLatch,
+							 WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | (wait > 0 ? WL_TIMEOUT : 0),
+							 wait, PG_WAIT_EXTENSION);
+	}
+	/* what is in flight has ended: record it, so that nothing goes twice */
+	(void) Round(true);
+	ereport(LOG, (errmsg("liveid worker stopped")));
+	proc_exit(0);
+}
