@@ -118,6 +118,16 @@ extern char *fault_answer(long n, const char *req_body, size_t req_len,
 						  int *status, size_t *len);
 
 /* ---------------------------------------------------------------------
+ * in outage.c: a transient outage of every /api/ endpoint (POST /sim/outage)
+ * --------------------------------------------------------------------- */
+/* status 0 ends it; requests -1: no count limit; seconds 0: no time limit */
+extern void outage_set(int status, long requests, double seconds);
+/* true, with the status to answer, when the outage takes this /api/ request */
+extern bool outage_take(int *status);
+extern void outage_add_json(cJSON *obj);	/* "active", "status", "requests", "seconds" */
+extern long outage_answer_count(void);
+
+/* ---------------------------------------------------------------------
  * in state.c: organizations (from the config), async requests, calls,
  * tokens, audit trails.  All of it is guarded by state_lock.
  * --------------------------------------------------------------------- */
