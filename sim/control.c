@@ -422,6 +422,38 @@ SimRequestState(SimRequest *rq, SimResponse *rs)
 	pthread_mutex_unlock(&state_lock);
 }
 
+/* GET /sim/requests[?externalId=]: every request held, oldest first. */
+static void
+SimRequestList(SimRequest *rq, SimResponse *rs)
+{
+	const char *want = req_arg(rq, "externalId");
+	cJSON	   *out = cJSON_CreateObject();
+	cJSON	   *list;
+
+	cJSON_AddTrueToObject(out, "success");
+	list = cJSON_AddArrayToObject(out, "requests");
+	pthread_mutex_lock(&state_lock);
+	for (AsyncRequest *r = request_oldest(); r; r = request_newer(r))
+	{
+		const char *ext = json_str(r->start, "external_id");
+		cJSON	   *o;
+
+		if (want && (ext == NULL || strcmp(ext, want) != 0))
+			continue;
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "uId", r->uid);
+		if (ext)
+			cJSON_AddStringToObject(o, "externalId", ext);
+		cJSON_AddStringToObject(o, "organization", r->org->code);
+		cJSON_AddStringToObject(o, "method", r->method);
+		cJSON_AddBoolToObject(o, "rejected", r->rejected);
+		json_add_date(o, "created", r->created);
+		cJSON_AddItemToArray(list, o);
+	}
+	pthread_mutex_unlock(&state_lock);
+	resp_json(rs, 200, out);	/* printed outside the lock: it is a copy */
+}
+
 /*
  * How the call page sends the browser back to redirectUrl with the result:
  * a form posting LiveIDPlusResult, or a link carrying it in the query
@@ -698,6 +730,7 @@ const Route control_routes[] = {
 	{"POST", "/sim/close", SimClose},
 	{"POST", "/sim/error", SimError},
 	{"POST", "/sim/cancel", SimCancel},
+	{"GET", "/sim/requests", SimRequestList},
 	{"GET", "/sim/requests/", SimRequestState},
 	{"GET", "/sim/callbacks", SimCallbacks},
 	{"GET", "/sim/alerts", SimAlerts},

@@ -936,9 +936,10 @@ server_stats_json(void)
 {
 	cJSON	   *o = cJSON_CreateObject();
 	long		held,
-				dropped;
+				dropped,
+				pushed;
 
-	request_counts(&held, &dropped);
+	request_counts(&held, &dropped, &pushed);
 	cJSON_AddTrueToObject(o, "success");
 	cJSON_AddNumberToObject(o, "requests", (double) atomic_load(&stat_requests));
 	cJSON_AddNumberToObject(o, "status2xx", (double) atomic_load(&stat_2xx));
@@ -954,6 +955,7 @@ server_stats_json(void)
 	cJSON_AddNumberToObject(o, "requestsHeld", (double) held);
 	cJSON_AddNumberToObject(o, "requestsDropped", (double) dropped);
 	cJSON_AddNumberToObject(o, "callbacksHeld", (double) callback_count());
+	cJSON_AddNumberToObject(o, "pushes", (double) pushed);
 	cJSON_AddNumberToObject(o, "outageAnswers", (double) outage_answer_count());
 	pthread_mutex_lock(&log_lock);
 	cJSON_AddStringToObject(o, "lastUserAgent", last_user_agent);

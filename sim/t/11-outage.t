@@ -60,8 +60,10 @@ subtest 'pushAsyncCall during an outage creates no request' => sub {
     ok(!defined $push->{json}{uId}, 'no uId');
     my $s = stats();
     is($s->{requestsHeld}, $before->{requestsHeld}, 'no request held more');
+    is($s->{pushes}, $before->{pushes}, 'pushes unchanged');
     my $ok = push_async_call();
     is($ok->{status}, 200, 'the next pushAsyncCall: 200');
+    is(stats()->{pushes}, $before->{pushes} + 1, 'pushes counts it');
 };
 
 subtest 'an outage of S seconds' => sub {
