@@ -1010,13 +1010,10 @@ Perform(LiveidRequest *req)
  * (a missing liveid.url is liveid_base_url()'s).
  */
 static void
-CheckRequest(const char *path, const char *key, const char *bearer)
+CheckItem(const char *path, const char *key, const char *bearer)
 {
 	/* an owner's trigger on the ledger must not send a second request */
 	liveid_ledger_guard("a LiveID+ request");
-	/* nor a batch's done() (can't happen: it writes the ledger, guarded above) */
-	if (batch_running)
-		elog(ERROR, "a LiveID+ request cannot start while a batch of requests is under way");
 	liveid_check_path(path);
 	for (const char *p = key; *p; p++)
 		if ((unsigned char) *p < 0x20 || *p == 0x7f)
@@ -1030,6 +1027,16 @@ CheckRequest(const char *path, const char *key, const char *bearer)
 				ereport(ERROR,
 						(errcode(ERRCODE_SYSTEM_ERROR),
 						 errmsg("LiveID+ issued a token that cannot be sent")));
+}
+
+/* The same for a request of its own: not while a batch runs. */
+static void
+CheckRequest(const char *path, const char *key, const char *bearer)
+{
+	/* nor a batch's done() (can't happen: it writes the ledger, guarded) */
+	if (batch_running)
+		elog(ERROR, "a LiveID+ request cannot start while a batch of requests is under way");
+	CheckItem(path, key, bearer);
 }
 
 /*
@@ -1289,29 +1296,30 @@ EndBatch(void *arg)
 }
 
 /*
- * The requests of items, up to concurrency of them in flight at once (see
- * liveid.h).  Each is checked before anything is sent; a slot that frees
- * up takes the next item at once.
+ * Requests as refill hands them out, up to concurrency of them in flight
+ * at once (see liveid.h): refill is asked first, and again each time
+ * requests have ended and at least refill_at slots are free (or none is
+ * running); it ends when refill has nothing while nothing runs.
  */
 void
-liveid_http_batch(LiveidBatchItem *items, int n, int concurrency,
-				  LiveidBatchDone done, void *arg)
+liveid_http_stream(int concurrency, int refill_at, LiveidBatchRefill refill,
+				   LiveidBatchDone done, void *arg)
 {
-	MemoryContext batch_cxt;
+	MemoryContext batch_cxt,
+				caller_cxt = CurrentMemoryContext;
 	MemoryContextCallback *end_cb;
 	BatchSlot  *slots;
-	int			next = 0,
+	LiveidBatchItem *pending = NULL;
+	int			npending = 0,
+				next = 0,
 				running = 0;
+	bool		ask = true;		/* first, then after requests ended */
 
-	for (int i = 0; i < n; i++)
-		CheckRequest(items[i].path, items[i].key, NULL);
-	if (n <= 0)
-		return;
-	(void) liveid_base_url();	/* 22023 when liveid.url is not set */
-	concurrency = Max(1, Min(Min(concurrency, n), MAX_HANDLES));
+	concurrency = Max(1, Min(concurrency, MAX_HANDLES));
+	refill_at = Max(1, Min(refill_at, concurrency));
 	EnsureMulti();
 	ReleaseStale();
-	batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "liveid batch",
+	batch_cxt = AllocSetContextCreate(caller_cxt, "liveid batch",
 									  ALLOCSET_SMALL_SIZES);
 	slots = MemoryContextAllocZero(batch_cxt, sizeof(BatchSlot) * concurrency);
 	/* whatever ends the batch (an ERROR too) lowers the flag */
@@ -1328,14 +1336,28 @@ liveid_http_batch(LiveidBatchItem *items, int n, int concurrency,
 	}
 	if (INTERRUPTS_PENDING_CONDITION())
 		(void) HandleInterrupts();
-	while (next < n || running > 0)
+	for (;;)
 	{
+		int			free_slots = concurrency - running;
 		bool		any = false;
 
-		for (int s = 0; s < concurrency && next < n; s++)
+		if (ask && next >= npending && free_slots >= (running > 0 ? refill_at : 1))
+		{
+			npending = refill(arg, free_slots, &pending);
+			MemoryContextSwitchTo(caller_cxt);
+			Assert(npending <= free_slots);
+			next = 0;
+			ask = false;
+			for (int i = 0; i < npending; i++)
+				CheckItem(pending[i].path, pending[i].key, NULL);
+		}
+		/* refill had nothing, and nothing runs */
+		if (running == 0 && next >= npending)
+			break;
+		for (int s = 0; s < concurrency && next < npending; s++)
 			if (slots[s].item == NULL)
 			{
-				StartItem(&slots[s], &items[next++]);
+				StartItem(&slots[s], &pending[next++]);
 				running++;
 			}
 		for (int s = 0; s < concurrency && !any; s++)
@@ -1348,7 +1370,61 @@ liveid_http_batch(LiveidBatchItem *items, int n, int concurrency,
 			{
 				FinishItem(&slots[s], done, arg);
 				running--;
+				ask = true;
 			}
 	}
 	MemoryContextDelete(batch_cxt);
+}
+
+/* liveid_http_batch's refill: the next items of the array, as many as fit */
+typedef struct ArrayRefill
+{
+	LiveidBatchItem *items;
+	int			n;
+	int			next;
+} ArrayRefill;
+
+typedef struct ArrayBatch
+{
+	ArrayRefill refill;
+	LiveidBatchDone done;
+	void	   *arg;
+} ArrayBatch;
+
+static int
+RefillFromArray(void *arg, int max, LiveidBatchItem **items)
+{
+	ArrayRefill *r = &((ArrayBatch *) arg)->refill;
+	int			n = Min(max, r->n - r->next);
+
+	*items = r->items + r->next;
+	r->next += n;
+	return n;
+}
+
+static void
+DoneInArray(LiveidBatchItem *item, void *arg)
+{
+	ArrayBatch *b = arg;
+
+	b->done(item, b->arg);
+}
+
+/*
+ * The requests of items, up to concurrency of them in flight at once (see
+ * liveid.h).  Each is checked before anything is sent; a slot that frees
+ * up takes the next item at once.
+ */
+void
+liveid_http_batch(LiveidBatchItem *items, int n, int concurrency,
+				  LiveidBatchDone done, void *arg)
+{
+	ArrayBatch	b = {{items, n, 0}, done, arg};
+
+	for (int i = 0; i < n; i++)
+		CheckRequest(items[i].path, items[i].key, NULL);
+	if (n <= 0)
+		return;
+	(void) liveid_base_url();	/* 22023 when liveid.url is not set */
+	liveid_http_stream(Min(concurrency, n), 1, RefillFromArray, DoneInArray, &b);
 }

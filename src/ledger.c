@@ -396,6 +396,133 @@ liveid_ledger_insert(const LiveidCall *call)
 	LedgerLeave(&la);
 }
 
+/* the same for many calls at once (the worker's rounds): one statement each */
+static LedgerStatement insert_many_stmt = {
+	"INSERT INTO liveid.calls (uid, organization, process, external_id, launch_url, "
+	"created_at, created_by, status, process_live, process_self, method, expire, ref) "
+	"SELECT u.uid, u.organization, u.process, u.external_id, u.launch_url, $6, "
+	"u.created_by, 'created', u.process_live, u.process_self, u.method, u.expire, u.ref "
+	"FROM unnest($1, $2, $3, $4, $5, $7, $8, $9, $10, $11, $12) "
+	"AS u(uid, organization, process, external_id, launch_url, created_by, "
+	"process_live, process_self, method, expire, ref)",
+	12,
+	{TEXTARRAYOID, TEXTARRAYOID, UUIDARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZOID,
+	NAMEARRAYOID, UUIDARRAYOID, UUIDARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, UUIDARRAYOID},
+	NULL
+};
+
+static LedgerStatement token_many_stmt = {
+	"INSERT INTO liveid.call_tokens (ref, token_sha256) SELECT * FROM unnest($1, $2)",
+	2,
+	{UUIDARRAYOID, BYTEAARRAYOID},
+	NULL
+};
+
+/* An array Datum of n elements of type elemtype (nulls[i]: a null element). */
+Datum
+liveid_array_datum(Datum *elems, bool *nulls, int n, Oid elemtype)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, elemtype,
+											  typlen, typbyval, typalign));
+}
+
+/* A text element, or a null. */
+static void
+TextElem(Datum *e, bool *isnull, const char *s)
+{
+	*e = s ? CStringGetTextDatum(s) : (Datum) 0;
+	*isnull = (s == NULL);
+}
+
+/* A uuid element from its checked text form, or a null. */
+static void
+UuidElem(Datum *e, bool *isnull, const char *s)
+{
+	*e = s ? DirectFunctionCall1(uuid_in, CStringGetDatum(s)) : (Datum) 0;
+	*isnull = (s == NULL);
+}
+
+/*
+ * Records n calls the service has just started, as liveid_ledger_insert()
+ * does one, in one statement (and one for their secrets); created_at is
+ * the transaction's start for all.
+ */
+void
+liveid_ledger_insert_many(const LiveidCall *const *calls, int n)
+{
+	Datum	   *e = palloc(sizeof(Datum) * n);
+	bool	   *en = palloc(sizeof(bool) * n);
+	Datum	   *te = palloc(sizeof(Datum) * n);
+	bool	   *tn = palloc0(sizeof(bool) * n);
+	Datum		values[12];
+	int			ntokens = 0;
+	LedgerAccess la;
+	int			rc;
+
+#define COLUMN(i, elem, field, type) \
+	do { \
+		for (int k = 0; k < n; k++) \
+			elem(&e[k], &en[k], calls[k]->field); \
+		values[i] = liveid_array_datum(e, en, n, type); \
+	} while (0)
+
+	COLUMN(0, TextElem, uid, TEXTOID);
+	COLUMN(1, TextElem, organization, TEXTOID);
+	COLUMN(2, UuidElem, process, UUIDOID);
+	COLUMN(3, TextElem, external_id, TEXTOID);
+	COLUMN(4, TextElem, launch_url, TEXTOID);
+	values[5] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	for (int k = 0; k < n; k++)
+	{
+		const char *by = calls[k]->created_by ? calls[k]->created_by :
+			GetUserNameFromId(GetUserId(), false);
+
+		e[k] = DirectFunctionCall1(namein, CStringGetDatum(by));
+		en[k] = false;
+	}
+	values[6] = liveid_array_datum(e, en, n, NAMEOID);
+	COLUMN(7, UuidElem, process_live, UUIDOID);
+	COLUMN(8, UuidElem, process_self, UUIDOID);
+	COLUMN(9, TextElem, method, TEXTOID);
+	for (int k = 0; k < n; k++)
+	{
+		e[k] = calls[k]->expire ? TimestampTzGetDatum(*calls[k]->expire) : (Datum) 0;
+		en[k] = (calls[k]->expire == NULL);
+	}
+	values[10] = liveid_array_datum(e, en, n, TIMESTAMPTZOID);
+	COLUMN(11, UuidElem, ref, UUIDOID);
+#undef COLUMN
+
+	LedgerEnter(&la, true);
+	rc = LedgerExecute(&insert_many_stmt, values, "            ", 0);
+	if (rc != SPI_OK_INSERT)
+		SpiFailed("INSERT", rc);
+	for (int k = 0; k < n; k++)
+		if (calls[k]->token_sha256)
+		{
+			UuidElem(&e[ntokens], &en[ntokens], calls[k]->ref);
+			te[ntokens++] = PointerGetDatum(SetBytea(calls[k]->token_sha256,
+													 PG_SHA256_DIGEST_LENGTH));
+		}
+	if (ntokens > 0)
+	{
+		Datum		token[2] = {liveid_array_datum(e, en, ntokens, UUIDOID),
+		liveid_array_datum(te, tn, ntokens, BYTEAOID)};
+
+		rc = LedgerExecute(&token_many_stmt, token, "  ", 0);
+		if (rc != SPI_OK_INSERT)
+			SpiFailed("INSERT", rc);
+	}
+	LedgerLeave(&la);
+}
+
 /*
  * Sends NOTIFY liveid_calls with {"uid", "ref", "status", "close_status"}
  * of a ledger row that changed (delivered at commit, as NOTIFY is).

@@ -135,6 +135,19 @@ typedef void (*LiveidBatchDone) (LiveidBatchItem *item, void *arg);
 extern void liveid_http_batch(LiveidBatchItem *items, int n, int concurrency,
 							  LiveidBatchDone done, void *arg);
 
+/*
+ * The same with items handed out as slots free up: refill(arg, max,
+ * &items) returns up to max items (an array the caller keeps valid until
+ * each is done), each checked before it is sent; it is called first, then
+ * whenever requests have ended and refill_at slots are free (or nothing
+ * runs), and may run transactions (it is called between waits, in no
+ * transfer's callback).  The stream ends when refill returns 0 while
+ * nothing runs.  done as for liveid_http_batch.
+ */
+typedef int (*LiveidBatchRefill) (void *arg, int max, LiveidBatchItem **items);
+extern void liveid_http_stream(int concurrency, int refill_at, LiveidBatchRefill refill,
+							   LiveidBatchDone done, void *arg);
+
 /* in http.c: the context line "LiveID+ <method> <path>" of every error of one remote call */
 typedef struct LiveidRemoteContext
 {
@@ -385,6 +398,10 @@ extern void liveid_ledger_guard(const char *what);
 /* before a start is sent: everything that would keep it from being recorded */
 extern void liveid_ledger_ready(const char *what);
 extern void liveid_ledger_insert(const LiveidCall *call);
+/* the same for n calls in one statement (the worker's), created now */
+extern void liveid_ledger_insert_many(const LiveidCall *const *calls, int n);
+/* an array Datum of n elements of elemtype; nulls[i] a null element */
+extern Datum liveid_array_datum(Datum *elems, bool *nulls, int n, Oid elemtype);
 /* brings the row of uid up to date with info; true when it changed (and was notified) */
 extern bool liveid_ledger_follow(const char *uid, const LiveidCallInfo *info);
 /* NOTIFY liveid_calls of one changed row */
@@ -645,6 +662,9 @@ typedef struct LiveidOutboxStart
 extern bool liveid_outbox_installed(void);
 extern int	liveid_outbox_claim(int max, TimestampTz now, LiveidOutboxStart **out);
 extern void liveid_outbox_sent(const LiveidOutboxStart *s, TimestampTz sent_at);
+/* the same for n starts in a few statements; sent_at[i] of starts[i] */
+extern void liveid_outbox_sent_many(LiveidOutboxStart *const *starts, const TimestampTz *sent_at,
+									int n);
 extern void liveid_outbox_retry(const char *ref, const char *error, TimestampTz retry_at);
 extern void liveid_outbox_failed(const char *ref, const char *error);
 extern int	liveid_outbox_requeue(TimestampTz now);

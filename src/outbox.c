@@ -79,6 +79,15 @@ static LiveidStatement sent_stmt = {
 	NULL
 };
 
+static LiveidStatement sent_many_stmt = {
+	"WITH d AS (DELETE FROM liveid.outbox_requests WHERE ref = ANY ($1)) "
+	"UPDATE liveid.outbox o SET state = 'sent', uid = u.uid, sent_at = u.sent_at, "
+	"last_error = NULL FROM unnest($1, $2, $3) AS u(ref, uid, sent_at) WHERE o.ref = u.ref",
+	3,
+	{UUIDARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID},
+	NULL
+};
+
 static LiveidStatement retry_stmt = {
 	"UPDATE liveid.outbox SET state = 'queued', last_error = $2, next_attempt_at = $3 "
 	"WHERE ref = $1",
@@ -348,6 +357,37 @@ liveid_outbox_sent(const LiveidOutboxStart *s, TimestampTz sent_at)
 	values[2] = TimestampTzGetDatum(sent_at);
 	Execute(&sent_stmt, values, nulls, SPI_OK_UPDATE);
 	liveid_ledger_notify(s->call.uid, s->call.ref, "created", NULL);
+}
+
+/*
+ * The same for n starts, in one statement for the ledger, one for its
+ * secrets and one for the outbox; each notified.
+ */
+void
+liveid_outbox_sent_many(LiveidOutboxStart *const *starts, const TimestampTz *sent_at, int n)
+{
+	const LiveidCall **calls = palloc(sizeof(LiveidCall *) * n);
+	Datum	   *refs = palloc(sizeof(Datum) * n);
+	Datum	   *uids = palloc(sizeof(Datum) * n);
+	Datum	   *times = palloc(sizeof(Datum) * n);
+	bool	   *nulls = palloc0(sizeof(bool) * n);
+	Datum		values[3];
+
+	for (int i = 0; i < n; i++)
+	{
+		calls[i] = &starts[i]->call;
+		refs[i] = UuidDatum(starts[i]->call.ref);
+		uids[i] = CStringGetTextDatum(starts[i]->call.uid);
+		times[i] = TimestampTzGetDatum(sent_at[i]);
+	}
+	liveid_ledger_insert_many(calls, n);
+	values[0] = liveid_array_datum(refs, nulls, n, UUIDOID);
+	values[1] = liveid_array_datum(uids, nulls, n, TEXTOID);
+	values[2] = liveid_array_datum(times, nulls, n, TIMESTAMPTZOID);
+	if (Execute(&sent_many_stmt, values, "   ", SPI_OK_UPDATE) != (uint64) n)
+		elog(ERROR, "liveid.outbox lost a start being sent");
+	for (int i = 0; i < n; i++)
+		liveid_ledger_notify(starts[i]->call.uid, starts[i]->call.ref, "created", NULL);
 }
 
 /* A start to send again at retry_at; error says why this attempt failed. */

@@ -13,10 +13,11 @@
  * runs with its rights.
  *
  * Each round is one transaction, then one wait:
- *   1. record what the previous round's requests brought: each start's
- *      ledger row (or its retry, or its failure) in a subtransaction of
- *      its own, so that a row an owner's trigger refuses fails alone (the
- *      call the service started for it is then rejected);
+ *   1. record what the previous round's requests brought: the accepted
+ *      starts' ledger rows in one subtransaction; if that fails, each in
+ *      a subtransaction of its own, so that a row an owner's trigger
+ *      refuses fails alone (the call the service started for it is then
+ *      rejected); retries and failures each in their own;
  *   2. take the rejections that are due (handoff.c) and claim up to
  *      liveid.max_concurrency less that many starts (outbox.c), marked
  *      sending; commit;
@@ -64,9 +65,17 @@
 #define REJECT_PATH "/api/v2/rejectCall"
 #define MAX_BACKOFF_MS (3600 * 1000)
 
-/* one request of a round: a start or a rejection, and how it ended */
+/* the requests claimed in one refill, their memory freed once all are recorded */
+typedef struct Wave
+{
+	MemoryContext cxt;			/* holds the wave itself, its items and results */
+	int			left;			/* items not recorded yet */
+} Wave;
+
+/* one request: a start or a rejection, and how it ended */
 typedef struct RoundItem
 {
+	Wave	   *wave;
 	LiveidOutboxStart *start;	/* or NULL */
 	LiveidReject *reject;		/* or NULL */
 	bool		ok;				/* the service accepted it */
@@ -78,9 +87,11 @@ typedef struct RoundItem
 } RoundItem;
 
 static volatile sig_atomic_t got_sigterm = false;
-static MemoryContext round_cxt = NULL;	/* the current round's items */
-static RoundItem *items = NULL;
-static int	nitems = 0;
+static MemoryContext worker_cxt = NULL;
+/* requests that ended and are not recorded yet */
+static RoundItem **finished = NULL;
+static int	nfinished = 0;
+static int	finished_cap = 0;
 static bool requeued = false;	/* the outbox's leftovers were put back */
 
 static void
@@ -172,21 +183,28 @@ InSubtransaction(void (*fn) (void *), void *arg, MemoryContext cxt)
 }
 
 /*
- * A start the service accepted: its uId read from the answer (kept in
- * round_cxt, so that a failure of the ledger can still reject it), then
- * its rows.
+ * The uId of an accepted start, read from its answer and kept in its
+ * wave, so that a failure of the ledger can still reject it.
  */
 static void
-RecordSent(void *arg)
+ReadUid(RoundItem *it)
 {
-	RoundItem  *it = arg;
 	LiveidCall *c = &it->start->call;
 	LiveidResponse r = {200, it->answer, it->answer_len};
-	MemoryContext old = MemoryContextSwitchTo(round_cxt);
+	MemoryContext old = MemoryContextSwitchTo(it->wave->cxt);
 
 	c->uid = liveid_push_answer_uid(&r);
 	c->launch_url = liveid_launch_url(c->uid);
 	MemoryContextSwitchTo(old);
+}
+
+/* A start the service accepted: its uId, then its rows. */
+static void
+RecordSent(void *arg)
+{
+	RoundItem  *it = arg;
+
+	ReadUid(it);
 	liveid_outbox_sent(it->start, it->ended_at);
 }
 
@@ -207,7 +225,7 @@ RecordRetry(void *arg)
 						RetryAt(it->ended_at, it->start->attempts));
 }
 
-/* What one start of the previous round brought, in its own subtransaction. */
+/* What one start brought, in its own subtransaction. */
 static void
 RecordStart(RoundItem *it)
 {
@@ -216,7 +234,7 @@ RecordStart(RoundItem *it)
 
 	if (it->ok)
 	{
-		error = InSubtransaction(RecordSent, it, round_cxt);
+		error = InSubtransaction(RecordSent, it, it->wave->cxt);
 		if (error == NULL)
 			return;
 		it->retryable = false;
@@ -238,14 +256,14 @@ RecordStart(RoundItem *it)
 		}
 	}
 	if (it->retryable && s->attempts < liveid_outbox_max_attempts)
-		error = InSubtransaction(RecordRetry, it, round_cxt);
+		error = InSubtransaction(RecordRetry, it, it->wave->cxt);
 	else
 	{
 		ereport(LOG,
 				(errmsg("liveid worker: start %s failed after %d attempts", s->call.ref,
 						s->attempts),
 				 errdetail_internal("%s", it->error)));
-		error = InSubtransaction(RecordFailed, it, round_cxt);
+		error = InSubtransaction(RecordFailed, it, it->wave->cxt);
 	}
 	if (error)
 		ereport(ERROR,
@@ -254,7 +272,7 @@ RecordStart(RoundItem *it)
 				 errdetail_internal("%s", error)));
 }
 
-/* What one rejection of the previous round brought. */
+/* What one rejection brought. */
 static void
 RecordReject(RoundItem *it)
 {
@@ -280,27 +298,78 @@ RecordReject(RoundItem *it)
 	}
 }
 
-/* Records the previous round, in the current transaction. */
+/* Every accepted start that ended (the usual case: one subtransaction). */
 static void
-RecordRound(void)
+RecordAllSent(void *arg)
 {
-	for (int i = 0; i < nitems; i++)
-	{
-		if (items[i].start)
-			RecordStart(&items[i]);
-		else
-			RecordReject(&items[i]);
-	}
-	nitems = 0;
-	items = NULL;
-	MemoryContextReset(round_cxt);
+	LiveidOutboxStart **starts = palloc(sizeof(LiveidOutboxStart *) * nfinished);
+	TimestampTz *sent_at = palloc(sizeof(TimestampTz) * nfinished);
+	int			n = 0;
+
+	for (int i = 0; i < nfinished; i++)
+		if (finished[i]->start && finished[i]->ok)
+		{
+			ReadUid(finished[i]);
+			starts[n] = finished[i]->start;
+			sent_at[n++] = finished[i]->ended_at;
+		}
+	liveid_outbox_sent_many(starts, sent_at, n);
 }
 
-/* liveid_http_batch's done: how a request ended, kept in round_cxt. */
+/*
+ * Records the requests that ended, in the current transaction: the
+ * accepted starts together, and one by one only when that fails; then
+ * frees the waves all of whose requests are recorded.
+ */
+static void
+RecordFinished(void)
+{
+	int			nok = 0;
+	bool		together = false;
+
+	for (int i = 0; i < nfinished; i++)
+		nok += (finished[i]->start && finished[i]->ok);
+	if (nok > 1)
+		together = (InSubtransaction(RecordAllSent, NULL, CurrentMemoryContext) == NULL);
+	for (int i = 0; i < nfinished; i++)
+	{
+		RoundItem  *it = finished[i];
+
+		if (it->start && !(together && it->ok))
+			RecordStart(it);
+		else if (it->reject)
+			RecordReject(it);
+	}
+	for (int i = 0; i < nfinished; i++)
+	{
+		Wave	   *w = finished[i]->wave;
+
+		if (--w->left == 0)
+			MemoryContextDelete(w->cxt);
+	}
+	nfinished = 0;
+}
+
+/* An item ended, to be recorded at the next refill. */
+static void
+Finished(RoundItem *it)
+{
+	if (nfinished == finished_cap)
+	{
+		finished_cap = finished_cap ? finished_cap * 2 : 64;
+		finished = finished ?
+			repalloc(finished, sizeof(RoundItem *) * finished_cap) :
+			MemoryContextAlloc(worker_cxt, sizeof(RoundItem *) * finished_cap);
+	}
+	finished[nfinished++] = it;
+}
+
+/* the stream's done: how a request ended, kept in its wave */
 static void
 ItemDone(LiveidBatchItem *bi, void *arg)
 {
 	RoundItem  *it = bi->arg;
+	MemoryContext old = MemoryContextSwitchTo(it->wave->cxt);
 
 	it->ended_at = GetCurrentTimestamp();
 	if (bi->failure)
@@ -308,15 +377,19 @@ ItemDone(LiveidBatchItem *bi, void *arg)
 		it->ok = false;
 		it->retryable = bi->failure->retryable;
 		it->error = ErrorText(bi->failure->message, bi->failure->detail);
-		return;
 	}
-	it->ok = true;
-	it->answer = palloc(bi->response->len + 1);
-	memcpy(it->answer, bi->response->body, bi->response->len + 1);
-	it->answer_len = bi->response->len;
+	else
+	{
+		it->ok = true;
+		it->answer = palloc(bi->response->len + 1);
+		memcpy(it->answer, bi->response->body, bi->response->len + 1);
+		it->answer_len = bi->response->len;
+	}
+	MemoryContextSwitchTo(old);
+	Finished(it);
 }
 
-/* The item of a start: its key, or a failure without a request. */
+/* The request of a start: its key, or a failure without a request. */
 static bool
 StartItem(RoundItem *it, LiveidBatchItem *bi)
 {
@@ -330,23 +403,19 @@ StartItem(RoundItem *it, LiveidBatchItem *bi)
 	}
 	PG_CATCH();
 	{
-		it->ok = false;
-		it->retryable = false;
-		it->error = CaughtError(round_cxt);
-		it->ended_at = GetCurrentTimestamp();
+		it->error = CaughtError(it->wave->cxt);
 		bi->key = NULL;
 	}
 	PG_END_TRY();
 	return bi->key != NULL;
 }
 
-/* The item of a rejection, or a failure without a request. */
+/* The request of a rejection, or a failure without a request. */
 static bool
 RejectItem(RoundItem *it, LiveidBatchItem *bi)
 {
 	StringInfoData body;
 
-	it->ended_at = GetCurrentTimestamp();
 	if (!it->reject->same_url)
 	{
 		it->error = pstrdup("It was started against another liveid.url than the worker's.");
@@ -366,31 +435,100 @@ RejectItem(RoundItem *it, LiveidBatchItem *bi)
 	}
 	PG_CATCH();
 	{
-		it->error = CaughtError(round_cxt);
+		it->error = CaughtError(it->wave->cxt);
 		bi->key = NULL;
 	}
 	PG_END_TRY();
 	return bi->key != NULL;
 }
 
-/* Sends the round's items, outside any transaction. */
-static void
-SendRound(void)
+/*
+ * The stream's refill, in one transaction: records what ended, then takes
+ * the rejections due and claims starts, up to max requests together
+ * (committed as sending before anything is sent).  None once SIGTERM came.
+ */
+static int
+Refill(void *arg, int max, LiveidBatchItem **out)
 {
-	LiveidBatchItem *batch = palloc0(sizeof(LiveidBatchItem) * nitems);
-	int			n = 0;
+	TimestampTz now;
+	LiveidReject *rejects;
+	LiveidOutboxStart *starts = NULL;
+	int			nrejects,
+				nstarts = 0,
+				nsend = 0;
+	bool		installed;
+	Wave	   *wave;
+	MemoryContext cxt;
+	LiveidBatchItem *batch;
 
-	for (int i = 0; i < nitems; i++)
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	RecordFinished();
+	if (got_sigterm)
 	{
-		bool		send = items[i].start ? StartItem(&items[i], &batch[n]) :
-			RejectItem(&items[i], &batch[n]);
-
-		if (send)
-			n++;
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		return 0;
 	}
-	pgstat_report_activity(STATE_RUNNING, "sending");
-	liveid_http_batch(batch, n, n, ItemDone, NULL);
-	pgstat_report_activity(STATE_IDLE, NULL);
+	installed = liveid_outbox_installed();
+	now = GetCurrentTimestamp();
+	if (installed && !requeued)
+	{
+		int			left = liveid_outbox_requeue(now);
+
+		if (left > 0)
+			ereport(LOG,
+					(errmsg("liveid worker: %d starts were in flight when the previous worker stopped; they are sent again",
+							left),
+					 errdetail("Their first request may have reached the service, whose request for it then expires unused.")));
+		requeued = true;
+	}
+
+	cxt = AllocSetContextCreate(worker_cxt, "liveid worker wave", ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(cxt);
+	wave = palloc0(sizeof(Wave));
+	wave->cxt = cxt;
+	rejects = palloc(sizeof(LiveidReject) * max);
+	nrejects = liveid_handoff_take(rejects, max, now);
+	if (installed && nrejects < max)
+	{
+		liveid_ledger_ready("the liveid worker");
+		nstarts = liveid_outbox_claim(max - nrejects, now, &starts);
+	}
+	wave->left = nstarts + nrejects;
+	batch = palloc0(sizeof(LiveidBatchItem) * Max(wave->left, 1));
+	for (int i = 0; i < wave->left; i++)
+	{
+		RoundItem  *it = palloc0(sizeof(RoundItem));
+		bool		send;
+
+		it->wave = wave;
+		if (i < nstarts)
+		{
+			it->start = &starts[i];
+			send = StartItem(it, &batch[nsend]);
+		}
+		else
+		{
+			it->reject = &rejects[i - nstarts];
+			send = RejectItem(it, &batch[nsend]);
+		}
+		if (send)
+			nsend++;
+		else
+		{
+			it->ended_at = now;
+			Finished(it);
+		}
+	}
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	if (wave->left == 0)
+		MemoryContextDelete(cxt);
+	*out = batch;
+	return nsend;
 }
 
 /* ms from now until t (0: none), for WaitLatch; -1 for no timeout. */
@@ -405,81 +543,36 @@ MsUntil(TimestampTz t, TimestampTz now)
 }
 
 /*
- * One round (see the file header); the time to wait before the next, in
- * ms (0: at once, -1: until the latch is set).  stopping: record only.
+ * One round (see the file header): the stream until nothing is due, then
+ * what ended is recorded; the time to wait before the next round, in ms
+ * (0: at once, -1: until the latch is set).
  */
 static long
-Round(bool stopping)
+Round(void)
 {
-	TimestampTz now;
-	LiveidReject *rejects;
-	LiveidOutboxStart *starts = NULL;
-	int			nrejects,
-				nstarts = 0;
-	int			max = liveid_max_concurrency;
-	bool		installed;
-	long		wait = 0;
-	MemoryContext old;
+	TimestampTz next;
+	TimestampTz r;
+	long		wait;
+
+	MemoryContextSwitchTo(worker_cxt);
+	pgstat_report_activity(STATE_RUNNING, "sending");
+	liveid_http_stream(liveid_max_concurrency, 1,
+					   Refill, ItemDone, NULL);
+	pgstat_report_activity(STATE_IDLE, NULL);
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	installed = liveid_outbox_installed();
-	RecordRound();
-	if (stopping)
-	{
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		return -1;
-	}
-	now = GetCurrentTimestamp();
-	if (installed && !requeued)
-	{
-		int			left = liveid_outbox_requeue(now);
-
-		if (left > 0)
-			ereport(LOG,
-					(errmsg("liveid worker: %d starts were in flight when the previous worker stopped; they are sent again",
-							left),
-					 errdetail("Their first request may have reached the service, whose request for it then expires unused.")));
-		requeued = true;
-	}
-
-	old = MemoryContextSwitchTo(round_cxt);
-	rejects = palloc(sizeof(LiveidReject) * max);
-	nrejects = liveid_handoff_take(rejects, max, now);
-	if (installed && nrejects < max)
-	{
-		liveid_ledger_ready("the liveid worker");
-		nstarts = liveid_outbox_claim(max - nrejects, now, &starts);
-	}
-	nitems = nrejects + nstarts;
-	items = palloc0(sizeof(RoundItem) * Max(nitems, 1));
-	for (int i = 0; i < nstarts; i++)
-		items[i].start = &starts[i];
-	for (int i = 0; i < nrejects; i++)
-		items[nstarts + i].reject = &rejects[i];
-	MemoryContextSwitchTo(old);
-
-	if (nitems == 0)
-	{
-		TimestampTz next = installed ? liveid_outbox_next_due() : 0;
-		TimestampTz r = liveid_handoff_next_due();
-
-		if (r != 0 && (next == 0 || r < next))
-			next = r;
-		wait = MsUntil(next, GetCurrentTimestamp());
-	}
+	RecordFinished();
+	next = (liveid_outbox_installed() && !got_sigterm) ? liveid_outbox_next_due() : 0;
+	r = liveid_handoff_next_due();
+	if (r != 0 && (next == 0 || r < next))
+		next = r;
+	wait = MsUntil(next, GetCurrentTimestamp());
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_stat(false);
-
-	if (nitems > 0)
-	{
-		old = MemoryContextSwitchTo(round_cxt);
-		SendRound();
-		MemoryContextSwitchTo(old);
-	}
+	MemoryContextSwitchTo(worker_cxt);
 	return wait;
 }
 
@@ -493,8 +586,8 @@ liveid_worker_main(Datum arg)
 	BackgroundWorkerInitializeConnection(liveid_worker_database, NULL, 0);
 	pgstat_report_appname("liveid worker");
 	liveid_handoff_attach_worker();
-	round_cxt = AllocSetContextCreate(TopMemoryContext, "liveid worker round",
-									  ALLOCSET_DEFAULT_SIZES);
+	worker_cxt = AllocSetContextCreate(TopMemoryContext, "liveid worker",
+									   ALLOCSET_DEFAULT_SIZES);
 	ereport(LOG,
 			(errmsg("liveid worker started for database \"%s\"", liveid_worker_database)));
 
@@ -511,14 +604,13 @@ liveid_worker_main(Datum arg)
 		if (got_sigterm)
 			break;
 		CHECK_FOR_INTERRUPTS();
-		wait = Round(false);
+		wait = Round();
 		if (wait != 0 && !got_sigterm)
 			(void) WaitLatch(MyLatch,
 							 WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | (wait > 0 ? WL_TIMEOUT : 0),
 							 wait, PG_WAIT_EXTENSION);
 	}
-	/* what is in flight has ended: record it, so that nothing goes twice */
-	(void) Round(true);
+	/* Round() let what was in flight end and recorded it: nothing goes twice */
 	ereport(LOG, (errmsg("liveid worker stopped")));
 	proc_exit(0);
 }
