@@ -422,6 +422,38 @@ SimRequestState(SimRequest *rq, SimResponse *rs)
 	pthread_mutex_unlock(&state_lock);
 }
 
+/* GET /sim/requests[?externalId=]: every request held, oldest first. */
+static void
+SimRequestList(SimRequest *rq, SimResponse *rs)
+{
+	const char *want = req_arg(rq, "externalId");
+	cJSON	   *out = cJSON_CreateObject();
+	cJSON	   *list;
+
+	cJSON_AddTrueToObject(out, "success");
+	list = cJSON_AddArrayToObject(out, "requests");
+	pthread_mutex_lock(&state_lock);
+	for (AsyncRequest *r = request_oldest(); r; r = request_newer(r))
+	{
+		const char *ext = json_str(r->start, "external_id");
+		cJSON	   *o;
+
+		if (want && (ext == NULL || strcmp(ext, want) != 0))
+			continue;
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "uId", r->uid);
+		if (ext)
+			cJSON_AddStringToObject(o, "externalId", ext);
+		cJSON_AddStringToObject(o, "organization", r->org->code);
+		cJSON_AddStringToObject(o, "method", r->method);
+		cJSON_AddBoolToObject(o, "rejected", r->rejected);
+		json_add_date(o, "created", r->created);
+		cJSON_AddItemToArray(list, o);
+	}
+	pthread_mutex_unlock(&state_lock);
+	resp_json(rs, 200, out);	/* printed outside the lock: it is a copy */
+}
+
 /*
  * How the call page sends the browser back to redirectUrl with the result:
  * a form posting LiveIDPlusResult, or a link carrying it in the query
@@ -592,6 +624,93 @@ SimLatency(SimRequest *rq, SimResponse *rs)
 	cJSON_Delete(body);
 }
 
+/* Answers the outage in force: {"success": true, "active", …}. */
+static void
+OutageAnswer(SimResponse *rs)
+{
+	cJSON	   *out = cJSON_CreateObject();
+
+	cJSON_AddTrueToObject(out, "success");
+	outage_add_json(out);
+	resp_json(rs, 200, out);
+}
+
+/*
+ * POST /sim/outage {"status", "requests"?, "seconds"?}: the next `requests`
+ * /api/ requests, or those of the next `seconds` seconds, whichever runs
+ * out first, answer `status` (400..599); status, requests or seconds 0
+ * ends the outage.
+ */
+static void
+SimOutage(SimRequest *rq, SimResponse *rs)
+{
+	cJSON	   *body = ControlBody(rq, rs);
+	const cJSON *st,
+			   *n,
+			   *sec,
+			   *it;
+	bool		end;
+
+	if (body == NULL)
+		return;
+	st = cJSON_GetObjectItemCaseSensitive(body, "status");
+	n = cJSON_GetObjectItemCaseSensitive(body, "requests");
+	sec = cJSON_GetObjectItemCaseSensitive(body, "seconds");
+	cJSON_ArrayForEach(it, body)
+	{
+		if (strcmp(it->string, "status") != 0 && strcmp(it->string, "requests") != 0 &&
+			strcmp(it->string, "seconds") != 0)
+		{
+			resp_error(rs, 400, "%s: unknown member; only status, requests and seconds", it->string);
+			goto done;
+		}
+	}
+	if (st && (!cJSON_IsNumber(st) || st->valuedouble != (double) (int) st->valuedouble ||
+			   (st->valuedouble != 0 && (st->valuedouble < 400 || st->valuedouble > 599))))
+	{
+		resp_error(rs, 400, "status: an HTTP status from 400 to 599 (4xx or 5xx) is required, or 0 to end the outage");
+		goto done;
+	}
+	if (n && (!cJSON_IsNumber(n) || n->valuedouble < 0 || n->valuedouble > 1e9 ||
+			  n->valuedouble != (double) (long) n->valuedouble))
+	{
+		resp_error(rs, 400, "requests: a whole number of requests from 0 to 1000000000 is required");
+		goto done;
+	}
+	if (sec && (!cJSON_IsNumber(sec) || !(sec->valuedouble >= 0) || sec->valuedouble > 86400))
+	{
+		resp_error(rs, 400, "seconds: a number of seconds from 0 to 86400 is required");
+		goto done;
+	}
+	end = (st && st->valuedouble == 0) || (n && n->valuedouble == 0) ||
+		(sec && sec->valuedouble == 0);
+	if (!end && st == NULL)
+	{
+		resp_error(rs, 400, "status: required (400 to 599), or 0 to end the outage");
+		goto done;
+	}
+	if (!end && n == NULL && sec == NULL)
+	{
+		resp_error(rs, 400, "requests or seconds: at least one is required (0 ends the outage)");
+		goto done;
+	}
+	if (end)
+		outage_set(0, 0, 0);
+	else
+		outage_set((int) st->valuedouble, n ? (long) n->valuedouble : -1,
+				   sec ? sec->valuedouble : 0);
+	OutageAnswer(rs);
+done:
+	cJSON_Delete(body);
+}
+
+/* GET /sim/outage: the outage in force. */
+static void
+SimOutageState(SimRequest *rq, SimResponse *rs)
+{
+	OutageAnswer(rs);
+}
+
 /* GET /sim/redirected: where fault redirects point; counts the hit. */
 static void
 SimRedirected(SimRequest *rq, SimResponse *rs)
@@ -611,11 +730,14 @@ const Route control_routes[] = {
 	{"POST", "/sim/close", SimClose},
 	{"POST", "/sim/error", SimError},
 	{"POST", "/sim/cancel", SimCancel},
+	{"GET", "/sim/requests", SimRequestList},
 	{"GET", "/sim/requests/", SimRequestState},
 	{"GET", "/sim/callbacks", SimCallbacks},
 	{"GET", "/sim/alerts", SimAlerts},
 	{"GET", "/sim/stats", SimStats},
 	{"POST", "/sim/latency", SimLatency},
+	{"POST", "/sim/outage", SimOutage},
+	{"GET", "/sim/outage", SimOutageState},
 	{"GET", "/sim/redirected", SimRedirected},
 	{"GET", "/app/call", CallPage},
 	{NULL, NULL, NULL}

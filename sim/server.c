@@ -20,6 +20,10 @@
  * GET /sim/stats shows (apiPeakInFlight): how many requests a client
  * really had outstanding at once.
  *
+ * Outage.  While POST /sim/outage has one in force (outage.c), an /api/
+ * request is answered with its status and a JSON error before it is
+ * routed, so nothing else happens; the answer still waits for the latency.
+ *
  *-------------------------------------------------------------------------
  */
 #include "sim.h"
@@ -702,6 +706,7 @@ AccessHandler(void *cls, struct MHD_Connection *conn, const char *url,
 	Handler		h;
 	char		st[16];
 	bool		api;
+	int			outage;
 
 	if (ctx == NULL)
 	{
@@ -778,8 +783,12 @@ AccessHandler(void *cls, struct MHD_Connection *conn, const char *url,
 	api = strncmp(url, "/api/", 5) == 0;
 	if (api)
 		ApiBegin();
-	h = FindRoute(method, url, &allow);
-	if (h)
+	if (api && outage_take(&outage))
+	{
+		resp_error(&rs, outage, "simulated outage: status %d", outage);
+		resp_note(&rs, "outage");
+	}
+	else if ((h = FindRoute(method, url, &allow)) != NULL)
 		h(&rq, &rs);
 	else if (allow)
 	{
@@ -927,9 +936,10 @@ server_stats_json(void)
 {
 	cJSON	   *o = cJSON_CreateObject();
 	long		held,
-				dropped;
+				dropped,
+				pushed;
 
-	request_counts(&held, &dropped);
+	request_counts(&held, &dropped, &pushed);
 	cJSON_AddTrueToObject(o, "success");
 	cJSON_AddNumberToObject(o, "requests", (double) atomic_load(&stat_requests));
 	cJSON_AddNumberToObject(o, "status2xx", (double) atomic_load(&stat_2xx));
@@ -945,6 +955,8 @@ server_stats_json(void)
 	cJSON_AddNumberToObject(o, "requestsHeld", (double) held);
 	cJSON_AddNumberToObject(o, "requestsDropped", (double) dropped);
 	cJSON_AddNumberToObject(o, "callbacksHeld", (double) callback_count());
+	cJSON_AddNumberToObject(o, "pushes", (double) pushed);
+	cJSON_AddNumberToObject(o, "outageAnswers", (double) outage_answer_count());
 	pthread_mutex_lock(&log_lock);
 	cJSON_AddStringToObject(o, "lastUserAgent", last_user_agent);
 	pthread_mutex_unlock(&log_lock);

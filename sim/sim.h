@@ -118,6 +118,16 @@ extern char *fault_answer(long n, const char *req_body, size_t req_len,
 						  int *status, size_t *len);
 
 /* ---------------------------------------------------------------------
+ * in outage.c: a transient outage of every /api/ endpoint (POST /sim/outage)
+ * --------------------------------------------------------------------- */
+/* status 0 ends it; requests -1: no count limit; seconds 0: no time limit */
+extern void outage_set(int status, long requests, double seconds);
+/* true, with the status to answer, when the outage takes this /api/ request */
+extern bool outage_take(int *status);
+extern void outage_add_json(cJSON *obj);	/* "active", "status", "requests", "seconds" */
+extern long outage_answer_count(void);
+
+/* ---------------------------------------------------------------------
  * in state.c: organizations (from the config), async requests, calls,
  * tokens, audit trails.  All of it is guarded by state_lock.
  * --------------------------------------------------------------------- */
@@ -202,7 +212,9 @@ typedef struct AsyncRequest
 	char	   *result;			/* envelope JSON of the last close/error */
 	double		settled;		/* real time a call last ended or it was
 								 * rejected; 0: never */
-	struct AsyncRequest *next;
+	struct AsyncRequest *next;	/* in its uId hash bucket */
+	struct AsyncRequest *older;	/* in creation order, for GET /sim/requests */
+	struct AsyncRequest *newer;
 } AsyncRequest;
 
 extern pthread_mutex_t state_lock;
@@ -237,8 +249,14 @@ extern int	token_check(const char *token, const char *id_conference);
 extern int	waiting_calls(const char *process_id);
 /* the request can no longer change, and has been so for over --request-ttl */
 extern bool request_forgettable(AsyncRequest *req, double real_now);
-/* requests held now, and dropped since the start (take state_lock) */
-extern void request_counts(long *held, long *dropped);
+/* the oldest request held, and the next newer one (NULL at the end) */
+extern AsyncRequest *request_oldest(void);
+extern AsyncRequest *request_newer(const AsyncRequest *req);
+/*
+ * requests held now, dropped since the start, and made by pushAsyncCall
+ * since the start (take state_lock)
+ */
+extern void request_counts(long *held, long *dropped, long *pushed);
 /* the thread that drops forgettable requests, a few buckets at a time */
 extern bool state_sweep_start(void);
 extern void state_sweep_stop(void);

@@ -15,6 +15,10 @@
  * and a sweep thread frees it, taking state_lock for a few hundred hash
  * buckets at a time so that no answer waits long for it.
  *
+ * Requests are also linked in creation order (oldest to newest), so that
+ * GET /sim/requests lists them without sorting; a forgotten request is
+ * unlinked from both at once.
+ *
  *-------------------------------------------------------------------------
  */
 #include "sim.h"
@@ -81,8 +85,12 @@ typedef struct Token
 
 static Token *tokens;
 
+static AsyncRequest *req_oldest;	/* creation order: oldest ... */
+static AsyncRequest *req_newest;	/* ... newest */
+
 static long requests_held;		/* requests in req_buckets */
 static long requests_dropped;	/* requests forgotten since the start */
+static long requests_pushed;	/* made by pushAsyncCall since the start */
 
 static pthread_t sweep_thread;
 static bool sweep_started;
@@ -272,6 +280,7 @@ state_free(void)
 			RequestFree(r);
 		}
 	requests_held = 0;
+	req_oldest = req_newest = NULL;
 	for (int b = 0; b < NBUCKETS; b++)
 		while (call_buckets[b])
 		{
@@ -424,9 +433,61 @@ request_create(Organization *org, const char *process_id, const char *method,
 	b = Bucket(r->uid);
 	r->next = req_buckets[b];
 	req_buckets[b] = r;
+	r->older = req_newest;
+	if (req_newest)
+		req_newest->newer = r;
+	else
+		req_oldest = r;
+	req_newest = r;
 	requests_held++;
+	/* pushAsyncCall's methods are start and live; service-start's is sync */
+	if (strcmp(method, "sync") != 0)
+		requests_pushed++;
 	audit_add(r, "request_created", "method %s", method);
 	return r;
+}
+
+/* Takes a request out of the creation order (state_lock held). */
+static void
+UnlinkOrder(AsyncRequest *r)
+{
+	if (r->older)
+		r->older->newer = r->newer;
+	else
+		req_oldest = r->newer;
+	if (r->newer)
+		r->newer->older = r->older;
+	else
+		req_newest = r->older;
+	r->older = r->newer = NULL;
+}
+
+/* The first request from r on, newer and newer, still held (lock held). */
+static AsyncRequest *
+HeldFrom(AsyncRequest *r)
+{
+	double		now = sim_now_precise();
+
+	while (r && request_forgettable(r, now))
+		r = r->newer;
+	return r;
+}
+
+/*
+ * The oldest request held (state_lock held); with request_newer() it walks
+ * them in creation order, skipping the forgettable ones as request_find does.
+ */
+AsyncRequest *
+request_oldest(void)
+{
+	return HeldFrom(req_oldest);
+}
+
+/* The next newer request held after req, or NULL (state_lock held). */
+AsyncRequest *
+request_newer(const AsyncRequest *req)
+{
+	return HeldFrom(req->newer);
 }
 
 /* Finds a request by uId (state_lock held). */
@@ -608,6 +669,7 @@ SweepLoop(void *arg)
 					if (request_forgettable(r, now))
 					{
 						*prev = r->next;
+						UnlinkOrder(r);
 						UnindexCalls(r);
 						r->next = dead;
 						dead = r;
@@ -652,13 +714,14 @@ state_sweep_stop(void)
 	sweep_started = false;
 }
 
-/* Requests held now and forgotten since the start. */
+/* Requests held now, forgotten and pushed since the start. */
 void
-request_counts(long *held, long *dropped)
+request_counts(long *held, long *dropped, long *pushed)
 {
 	pthread_mutex_lock(&state_lock);
 	*held = requests_held;
 	*dropped = requests_dropped;
+	*pushed = requests_pushed;
 	pthread_mutex_unlock(&state_lock);
 }
 
