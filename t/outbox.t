@@ -208,6 +208,33 @@ subtest 'commit: sent after commit, not before' => sub {
     }
 };
 
+subtest 'a start with a server callback keeps its token' => sub {
+    my $ref = pg("SELECT liveid.enqueue_start(liveid.customer('it', 'a\@example.com', 'A', 'B', "
+          . "callback_url => 'https://127.0.0.1:9/cb'), organization => 'DEMO', process => '"
+          . DEMO_LIVE . "', external_id => 'token-1', redirect_url => 'https://bank.example/')");
+    ok(wait_until(sub { count_where("ref = '$ref' AND state = 'sent'") == 1 }, 30), 'sent');
+    my $uid = pg("SELECT uid FROM liveid.outbox WHERE ref = '$ref'");
+    my $conf = $sim->req('POST', '/sim/open', json => { uId => $uid })->{json}{idConference};
+    ok($conf, 'the customer opens the link');
+    $sim->req('POST', '/sim/answer', json => { idConference => $conf });
+    $sim->req('POST', '/sim/close', json => { idConference => $conf, closeStatus => 'N' });
+    my $result = sim_request($uid)->{redirect}{LiveIDPlusResult};
+    my $env = $result ? JSON::PP::decode_json(SimTest::url_decode($result)) : {};
+    my $token = $env->{otherParams}{liveid_token} // '';
+    like($token, qr/^[0-9a-f]{64}$/, 'the service has the call\'s token');
+    is(pg("SELECT encode(token_sha256, 'hex') = encode(sha256('$token'::bytea), 'hex') "
+          . "FROM liveid.call_tokens WHERE ref = '$ref'"), 't',
+        'liveid.call_tokens has the SHA-256 of the token the worker sent');
+};
+
+subtest 'enqueue_start needs the worker of its database' => sub {
+    $node->safe_psql('postgres', 'CREATE DATABASE other');
+    $node->safe_psql('other', 'CREATE EXTENSION liveid');
+    my ($state, $out, $err) = sql_state($node, "SELECT " . enqueue_sql("'other-1'"), 'other');
+    is($state, '55000', 'in another database: 55000');
+    like($err, qr/worker_database/, 'the message names liveid.worker_database');
+};
+
 subtest 'rollback: nothing sent' => sub {
     my $before = pushes();
     my ($state, $out, $err) = run_as("BEGIN;\nSELECT " . enqueue_sql("'rollback-1'") . ";\nROLLBACK;");
@@ -347,6 +374,38 @@ subtest 'the calls of rolled-back service_start transactions are rejected' => su
     is(pg('SELECT count(*) FROM pg_prepared_xacts'), 0, '(e) nothing is prepared');
     ok(wait_until(sub { rejected($uid) }, 20), '(e) the call is rejected');
     is(pg("SELECT count(*) FROM liveid.calls WHERE external_id = 'rej-e'"), 0, '(e) no ledger row');
+
+    # (f) a rejection answered 503 is retried
+    my $rc0 = sim_count($sim, 'rejectCall');
+    ($uid, $state, $err) = start_in('rej-f', '',
+        "\\! curl -s -o /dev/null -X POST -H 'Content-Type: application/json' "
+          . "-d '{\"status\":503,\"requests\":1}' $base/sim/outage\nROLLBACK;");
+    ok($uid, '(f) service_start returned a uId') or diag($err);
+    ok(wait_until(sub { rejected($uid) }, 20), '(f) the call is rejected in the end');
+    ok(wait_until(sub { sim_count($sim, 'rejectCall') >= $rc0 + 2 }, 10),
+        '(f) after a second rejectCall (the first was answered 503)');
+
+    # (g) a released savepoint's call belongs to its parent
+    ($state, $out, $err) = run_as("BEGIN;\nSAVEPOINT a;\nSAVEPOINT b;\n"
+          . "SELECT substring(liveid.service_start($CUSTOMER, organization => 'DEMO', process => '"
+          . DEMO_LIVE . "', external_id => 'rej-g1') FROM 'uId=(.*)\$');\n"
+          . "RELEASE b;\nROLLBACK TO a;\n"
+          . "SAVEPOINT c;\nSELECT substring(liveid.service_start($CUSTOMER, organization => 'DEMO', process => '"
+          . DEMO_LIVE . "', external_id => 'rej-g2') FROM 'uId=(.*)\$');\n"
+          . "RELEASE c;\nCOMMIT;");
+    is($state, '', '(g) the transaction commits') or diag($err);
+    my ($g1, $g2) = grep { length } split /\n/, $out;
+    ok(wait_until(sub { rejected($g1) }, 20),
+        '(g) a call of a released savepoint whose parent rolled back is rejected');
+    sleep 1;
+    is(rejected($g2), 0, '(g) a call of a released savepoint that committed is not');
+    is(pg("SELECT uid FROM liveid.calls WHERE external_id = 'rej-g2'"), $g2, '(g) and is in liveid.calls');
+
+    # (h) the client goes away in the transaction
+    ($uid, $state, $err) = start_in('rej-h', '', '');
+    ok($uid, '(h) service_start returned a uId, psql quits without COMMIT');
+    ok(wait_until(sub { rejected($uid) }, 20), '(h) the call is rejected');
+    is(pg("SELECT count(*) FROM liveid.calls WHERE external_id = 'rej-h'"), 0, '(h) no ledger row');
 
     my $before = pushes();
     ($state, $out, $err) = run_as("BEGIN;\nSELECT " . enqueue_sql("'prep-enq'") . ";\nPREPARE TRANSACTION 'prep_enq';");
