@@ -310,6 +310,34 @@ subtest 'a 4xx fails at once' => sub {
     is(sim_count($sim, 'pushAsyncCall'), $before + 1, 'exactly one pushAsyncCall for it');
 };
 
+subtest 'a start the ledger refuses fails, and its call is rejected' => sub {
+    pg(q{
+        CREATE FUNCTION public.refuse() RETURNS trigger LANGUAGE plpgsql AS
+            $$BEGIN RAISE EXCEPTION 'refused by the test'; END$$;
+        CREATE TRIGGER refuse BEFORE INSERT ON liveid.calls FOR EACH ROW
+            WHEN (NEW.external_id = 'refuse-me') EXECUTE FUNCTION public.refuse();
+    });
+    my $finish = listener();
+    my $ref = pg("SELECT " . enqueue_sql("'refuse-me'"));
+    my $ok_ref = pg("SELECT " . enqueue_sql("'refuse-not-me'"));
+    ok(wait_until(sub { count_where("ref = '$ref' AND state = 'failed'") == 1 }, 30),
+        'the refused start failed') or diag(states('refuse-%'));
+    ok(wait_until(sub { count_where("ref = '$ok_ref' AND state = 'sent'") == 1 }, 30),
+        'the other start of the round is sent');
+    is(pg("SELECT attempts FROM liveid.outbox WHERE ref = '$ref'"), 1, 'after one attempt (never resent)');
+    like(pg("SELECT last_error FROM liveid.outbox WHERE ref = '$ref'"), qr/refused by the test/,
+        'last_error says why');
+    is(pg("SELECT count(*) FROM liveid.calls WHERE ref = '$ref'"), 0, 'no ledger row');
+    my $h = held('refuse-me');
+    is(scalar @$h, 1, 'the service got it once');
+    ok(wait_until(sub { rejected($h->[0]{uId}) }, 20), 'and the worker rejected that call') if @$h;
+    my $p = $finish->();
+    is_deeply([ grep { $_->{ref} eq $ref } @$p ],
+        [ { uid => undef, ref => $ref, status => 'failed', close_status => undef } ],
+        'one NOTIFY with status failed') or diag(explain($p));
+    pg('DROP TRIGGER refuse ON liveid.calls; DROP FUNCTION public.refuse()');
+};
+
 # a synchronous start in a transaction that does not commit: (uid, state,
 # stderr) of "BEGIN; $pre service_start $post"
 sub start_in {
@@ -430,6 +458,25 @@ subtest 'never more than liveid.max_concurrency requests in flight' => sub {
     my $p = note_peak();
     is($p, $MAXC, "apiPeakInFlight is $MAXC, not more");
     cmp_ok($max_now, '<=', $MAXC, "apiInFlight never seen above $MAXC");
+
+    # the worker reads a new liveid.max_concurrency at reload
+    pg("ALTER SYSTEM SET liveid.max_concurrency = 3");
+    pg("SELECT pg_reload_conf()");
+    ok(wait_until(sub {
+        PostgreSQL::Test::Utils::slurp_file($node->logfile) =~ /parameter "liveid.max_concurrency" changed to "3"/
+    }, 20), 'the reload changed liveid.max_concurrency to 3');
+    sleep 1;    # the worker takes SIGHUP when its latch wakes it
+    set_latency(300);
+    pg("SELECT count(" . enqueue_sql("'conc3-' || g") . ") FROM generate_series(1, 12) g");
+    ok(wait_until(sub { stats()->{apiPeakInFlight} >= 3 }, 30), 'apiPeakInFlight reaches 3');
+    ok(drained('conc3-%', 60), 'the 12 are drained');
+    is(states('conc3-%'), 'sent=12', 'all 12 sent');
+    is(stats()->{apiPeakInFlight}, 3, 'never more than 3 in flight after the reload');
+    pg("ALTER SYSTEM RESET liveid.max_concurrency");
+    pg("SELECT pg_reload_conf()");
+    ok(wait_until(sub {
+        PostgreSQL::Test::Utils::slurp_file($node->logfile) =~ /parameter "liveid.max_concurrency" changed to "$MAXC"/
+    }, 20), "back to $MAXC");
     set_latency(0);
 };
 
