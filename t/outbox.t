@@ -558,6 +558,19 @@ subtest 'the worker comes back after a crash' => sub {
         'a start enqueued after is sent');
 };
 
+subtest 'the worker comes back after pg_terminate_backend' => sub {
+    my $pid = wait_until(\&worker_pid, 30);
+    ok($pid, "the worker runs ($pid)");
+    my $off = -s $node->logfile;
+    is(pg("SELECT pg_terminate_backend($pid)"), 't', 'pg_terminate_backend of the worker');
+    ok(wait_until(sub { log_since($off) =~ /liveid worker stopped/ }, 20), 'it stopped');
+    my $new = wait_until(sub { my $p = worker_pid(); $p && $p ne $pid ? $p : undef }, 30, 0.2);
+    ok($new, "a new worker runs (" . ($new // 'none') . ')');
+    pg("SELECT " . enqueue_sql("'after-terminate'"));
+    ok(wait_until(sub { count_where("external_id = 'after-terminate' AND state = 'sent'") == 1 }, 30),
+        'a start enqueued after is sent') or diag(states('after-terminate'));
+};
+
 subtest 'a clean stop sends nothing twice' => sub {
     set_latency(500);
     my $before = pushes();
