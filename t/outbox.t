@@ -233,6 +233,13 @@ subtest 'enqueue_start needs the worker of its database' => sub {
     my ($state, $out, $err) = sql_state($node, "SELECT " . enqueue_sql("'other-1'"), 'other');
     is($state, '55000', 'in another database: 55000');
     like($err, qr/worker_database/, 'the message names liveid.worker_database');
+    # the worker rejects the rolled-back calls of every database
+    my $out2 = $node->safe_psql('other', "BEGIN; SELECT substring(liveid.service_start($CUSTOMER, "
+          . "organization => 'DEMO', process => '" . DEMO_LIVE . "', external_id => 'other-2') "
+          . "FROM 'uId=(.*)\$'); ROLLBACK;");
+    my ($uid) = $out2 =~ /^(\S+)$/m;
+    ok($uid, 'a service_start rolled back in another database');
+    ok(wait_until(sub { rejected($uid) }, 20), 'its call is rejected too');
 };
 
 subtest 'rollback: nothing sent' => sub {
