@@ -5,9 +5,13 @@
 # twice, 5xx are retried up to liveid.outbox_max_attempts and 4xx fail at
 # once, never more than liveid.max_concurrency requests are in flight, the
 # calls of rolled-back service_start() transactions are rejected by the
-# worker after the abort (which waits on nothing), the worker comes back
-# after a crash, stops cleanly (nothing sent twice), never runs on a
-# standby and runs as the bootstrap superuser.
+# worker after the abort (which waits on nothing; also after a released
+# savepoint's parent rolled back, a disconnect, a refused PREPARE, in any
+# database, with retries of a 503), a start the ledger refuses fails and
+# its call is rejected, the worker rereads max_concurrency at reload,
+# comes back after a crash and after pg_terminate_backend, stops cleanly
+# (nothing sent twice), never runs on a standby and runs as the bootstrap
+# superuser.
 use strict;
 use warnings;
 use LiveidCluster;
