@@ -35,7 +35,8 @@
  *
  * Stopping.  SIGTERM lets the requests in flight finish (within
  * liveid.timeout), records them and exits: a clean stop sends nothing
- * twice.  What a crash leaves sending (at most liveid.max_concurrency
+ * twice.  It exits with status 1, so that after a SIGTERM outside a
+ * shutdown (pg_terminate_backend) the postmaster starts it again.  What a crash leaves sending (at most liveid.max_concurrency
  * starts) is sent again by the next worker; the first request of such a
  * start may have reached the service, whose request then nobody is told
  * of: it expires.
@@ -612,5 +613,13 @@ liveid_worker_main(Datum arg)
 	}
 	/* Round() let what was in flight end and recorded it: nothing goes twice */
 	ereport(LOG, (errmsg("liveid worker stopped")));
-	proc_exit(0);
+
+	/*
+	 * Exit status 1, not 0: the postmaster unregisters a background worker
+	 * that exits with 0 and never starts it again, so a pg_terminate_backend
+	 * of the worker would leave the outbox unsent until the next server
+	 * start.  With 1 it is started again after LIVEID_WORKER_RESTART
+	 * seconds; at a shutdown the postmaster starts no worker anyway.
+	 */
+	proc_exit(1);
 }
