@@ -200,11 +200,11 @@ subtest 'commit: sent after commit, not before' => sub {
     ($state) = run_as("SELECT count(*) FROM liveid.outbox_requests;", 'alice');
     is($state, '42501', 'liveid.outbox_requests: 42501 for alice');
 
-    my $p = $finish->();
-    my %by_ref = map { $_->{ref} => $_ } @$p;
-    is(scalar(grep { my $r = $_; grep { $_->{ref} eq $r } @$p } @refs), 3,
-        'the listener got a notification for each ref') or diag(explain($p));
-    is(scalar(@$p), 3, 'and no other');
+    my $notes = $finish->();
+    my %by_ref = map { $_->{ref} => $_ } @$notes;
+    is(scalar(grep { my $r = $_; grep { $_->{ref} eq $r } @$notes } @refs), 3,
+        'the listener got a notification for each ref') or diag(explain($notes));
+    is(scalar(@$notes), 3, 'and no other');
     for my $r (@refs) {
         my $uid = pg("SELECT uid FROM liveid.outbox WHERE ref = '$r'");
         is_deeply($by_ref{$r}, { uid => $uid, ref => $r, status => 'created', close_status => undef },
