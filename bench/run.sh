@@ -22,5 +22,9 @@ gcc -O2 -Wall -o "$work/curl_loop" bench/curl_loop.c $(curl-config --cflags) $(c
 # of large answers and server callbacks end to end, each in the same
 # cluster against the same simulator; then refresh_calls() against serial
 # calls (its own simulator, with a latency), and collect_metrics() against
-# the same requests made serially (the same)
+# the same requests made serially (the same); then the outbox drained by the
+# background worker against serial service_start (bench/outbox.sh)
 scripts/with-sim.sh bash -c 'bench/pg.sh && bench/payload.sh && bench/start.sh && bench/answer.sh && bench/callbacks.sh && bench/refresh.sh && bench/metrics.sh'
+# the outbox: its own cluster (fsync on, a background worker, an immediate
+# restart) and its own simulator with a latency
+bench/outbox.sh

@@ -248,6 +248,55 @@ SELECT liveid.report_html(now() - interval '1 day');
 \echo '(written to /tmp/liveid-report.html)'
 
 \echo
+\echo '== Step 13. Starts that follow the transaction: an outbox, sent by a background worker'
+\echo 'A trigger on our customer table starts an identification for each new customer.'
+\echo 'liveid.enqueue_start checks the start as service_start does, but only stores it'
+\echo 'in liveid.outbox, in the inserting transaction; liveid''s background worker'
+\echo '(liveid.worker_database) sends it after COMMIT, and a rollback sends nothing.'
+SET liveid.organization = 'DEMO';
+SET liveid.process = '6f1c2a9e-3b7d-4e2a-9c41-0d5e8f7a1b01';
+CREATE FUNCTION start_identification() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM liveid.enqueue_start(
+        liveid.customer('it', NEW.email, NEW.first_name, NEW.last_name,
+                        data => liveid.row_to_data(NEW, options => '{"exclude": ["id", "first_name", "last_name", "email"]}')),
+        external_id => 'CUSTOMER-' || NEW.id);
+    RETURN NEW;
+END $$;
+CREATE TRIGGER customers_identify AFTER INSERT ON customers
+    FOR EACH ROW EXECUTE FUNCTION start_identification();
+SELECT (liveid.request('GET', '/sim/stats') ->> 'pushes')::int AS pushes_before \gset
+LISTEN liveid_calls;
+BEGIN;
+INSERT INTO customers (first_name, last_name, email, birth_date)
+VALUES ('Giulia', 'Bianchi', 'giulia.bianchi@example.com', '1990-03-12'),
+       ('Luca', 'Verdi', 'luca.verdi@example.com', '1978-11-30');
+\echo 'Inside the transaction the starts are queued, and nothing has reached the service:'
+SELECT external_id, state, attempts FROM liveid.outbox ORDER BY external_id;
+SELECT (liveid.request('GET', '/sim/stats') ->> 'pushes')::int - :pushes_before AS requests_sent;
+COMMIT;
+\echo 'The commit wakes the worker (no polling); its notifications arrive on liveid_calls:'
+SELECT pg_sleep(1);
+SELECT external_id, state, attempts, sent_at - queued_at < interval '5 seconds' AS sent_within_seconds
+  FROM liveid.outbox ORDER BY external_id;
+SELECT o.external_id, c.status, c.created_by, c.launch_url
+  FROM liveid.outbox o JOIN liveid.calls c USING (ref) ORDER BY o.external_id;
+UNLISTEN liveid_calls;
+\echo 'A rolled-back insert sends nothing:'
+BEGIN;
+INSERT INTO customers (first_name, last_name, email) VALUES ('Anna', 'Neri', 'anna.neri@example.com');
+ROLLBACK;
+SELECT count(*) AS queued_or_sent FROM liveid.outbox;
+\echo 'And a synchronous service_start whose transaction rolls back is rejected at the'
+\echo 'service by the worker, so its link stops working (nothing in the rollback waits):'
+BEGIN;
+SELECT substring(liveid.service_start(liveid.customer('it', 'anna.neri@example.com', 'Anna', 'Neri'),
+                 external_id => 'ROLLED-BACK') FROM 'uId=(.*)$') AS rolled_back_uid \gset
+ROLLBACK;
+SELECT pg_sleep(1);
+SELECT liveid.request('GET', '/sim/requests/' || :'rolled_back_uid') -> 'rejected' AS rejected_at_the_service;
+
+\echo
 \echo '== Summary'
 \echo 'liveid installed with its key hidden (1); watched operators, queues, languages'
 \echo 'and waiting times in SQL (2, 8); showed errors with their SQLSTATE (3) and'
@@ -258,4 +307,6 @@ SELECT liveid.report_html(now() - interval '1 day');
 \echo 'saw a call end through a server callback, confirmed with the service before'
 \echo 'the ledger took it, and a forged one refused (10); and caught with'
 \echo 'refresh_calls a call whose callback never came (11); and reported on queues,'
-\echo 'operators, waiting times and outcomes, as views and as an HTML page (12).'
+\echo 'operators, waiting times and outcomes, as views and as an HTML page (12);'
+\echo 'and started identifications from a trigger that follow their transaction:'
+\echo 'sent after commit, nothing on rollback, a rolled-back start rejected (13).'

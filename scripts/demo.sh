@@ -15,7 +15,7 @@ if [ "${1:-}" != "--inside" ]; then
     exit 1
   fi
   rm -f "$log"
-  LIVEID_WITH_PG_CRON=1 exec scripts/with-sim.sh "$0" --inside
+  LIVEID_WITH_PG_CRON=1 LIVEID_WORKER_DATABASE=postgres exec scripts/with-sim.sh "$0" --inside
 fi
 # the callback receiver, over TLS with the certificate the simulator trusts;
 # it logs in as the role demo/session.sql creates (Step 10)

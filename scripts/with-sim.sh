@@ -20,6 +20,8 @@
 # As root, the server runs as the postgres user.
 #
 # LIVEID_WITH_PG_CRON=1 preloads pg_cron too (make demo schedules a job).
+# LIVEID_WORKER_DATABASE=db starts liveid's background worker for db (make
+# demo sends its outbox); the pg_regress cluster runs without it.
 #
 # LIVEID_SERVER_ENV ("NAME=value NAME=value ...", optional) goes into the
 # server's environment only, not the command's: scripts/sanitize.sh uses it
@@ -103,6 +105,7 @@ port = 5432
 fsync = off
 shared_preload_libraries = '$preload'
 $cron_conf
+liveid.worker_database = '${LIVEID_WORKER_DATABASE:-}'
 liveid.url = '$LIVEID_SIM_URL'
 liveid.api_key = '$key'
 liveid_test.key_file = '$keyfile'

@@ -28,6 +28,7 @@ my $node = liveid_node('node', $sim, no_extension => 1, conf => <<'CONF');
 shared_preload_libraries = 'liveid,pg_cron'
 cron.database_name = 'postgres'
 cron.use_background_workers = on
+liveid.worker_database = 'postgres'
 max_worker_processes = 16
 CONF
 # the key file of the README's Installing section, with ACME's key
