@@ -12,20 +12,26 @@
  * restricted operation, as every backend does (ledger.c): no role's code
  * runs with its rights.
  *
- * Each round is one transaction, then one wait:
- *   1. record what the previous round's requests brought: the accepted
- *      starts' ledger rows in one subtransaction; if that fails, each in
+ * The requests are a stream (liveid_http_stream, one curl multi handle),
+ * up to liveid.max_concurrency in flight.  Each time some end, the refill
+ * runs one transaction, while the others stay in flight:
+ *   1. record what ended: the accepted starts' ledger rows in one
+ *      subtransaction (a few statements for all); if that fails, each in
  *      a subtransaction of its own, so that a row an owner's trigger
  *      refuses fails alone (the call the service started for it is then
  *      rejected); retries and failures each in their own;
- *   2. take the rejections that are due (handoff.c) and claim up to
- *      liveid.max_concurrency less that many starts (outbox.c), marked
- *      sending; commit;
- *   3. send them all at once (liveid_http_batch, one curl multi handle),
- *      outside any transaction.
- * With nothing to send it sleeps on its latch until the earliest retry is
+ *   2. take the rejections that are due (handoff.c) and claim as many
+ *      starts as slots are free (outbox.c), marked sending; commit; they
+ *      are sent as the refill returns.
+ * A start is thus sent only after the starts that ended before it are
+ * recorded: never more than liveid.max_concurrency are sent and not
+ * recorded, which bounds what a crash can send twice.  The stream ends
+ * when nothing is due and nothing is in flight.  With nothing to send it sleeps on its latch until the earliest retry is
  * due, or until a commit that enqueued starts, or a rollback that handed
- * over calls, sets the latch: there is no polling.
+ * over calls, sets the latch: there is no polling of the outbox.  Only
+ * while the extension is not installed in its database does it look again
+ * every LIVEID_WORKER_INSTALL_CHECK seconds, since nothing announces a
+ * CREATE EXTENSION or a restore of queued starts.
  *
  * Retries.  A transport failure or a 5xx is retried after
  * liveid.outbox_retry_delay * 2^(attempts - 1) (at most an hour), with
@@ -36,10 +42,10 @@
  * Stopping.  SIGTERM lets the requests in flight finish (within
  * liveid.timeout), records them and exits: a clean stop sends nothing
  * twice.  It exits with status 1, so that after a SIGTERM outside a
- * shutdown (pg_terminate_backend) the postmaster starts it again.  What a crash leaves sending (at most liveid.max_concurrency
- * starts) is sent again by the next worker; the first request of such a
- * start may have reached the service, whose request then nobody is told
- * of: it expires.
+ * shutdown (pg_terminate_backend) the postmaster starts it again.  What a
+ * crash leaves sending (at most liveid.max_concurrency starts) is sent
+ * again by the next worker; the first request of such a start may have
+ * reached the service, whose request then nobody is told of: it expires.
  *
  *-------------------------------------------------------------------------
  */
@@ -63,6 +69,7 @@
 #include "utils/timestamp.h"
 
 #define LIVEID_WORKER_RESTART 5	/* s after it dies */
+#define LIVEID_WORKER_INSTALL_CHECK 10	/* s between looks for the extension */
 #define REJECT_PATH "/api/v2/rejectCall"
 #define MAX_BACKOFF_MS (3600 * 1000)
 
@@ -551,8 +558,10 @@ MsUntil(TimestampTz t, TimestampTz now)
 static long
 Round(void)
 {
-	TimestampTz next;
-	TimestampTz r;
+	TimestampTz now,
+				next,
+				r;
+	bool		installed;
 	long		wait;
 
 	MemoryContextSwitchTo(worker_cxt);
@@ -565,11 +574,16 @@ Round(void)
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	RecordFinished();
-	next = (liveid_outbox_installed() && !got_sigterm) ? liveid_outbox_next_due() : 0;
+	now = GetCurrentTimestamp();
+	installed = liveid_outbox_installed();
+	next = (installed && !got_sigterm) ? liveid_outbox_next_due() : 0;
+	/* no commit announces CREATE EXTENSION or a restore: look again in a while */
+	if (!installed)
+		next = TimestampTzPlusMilliseconds(now, LIVEID_WORKER_INSTALL_CHECK * 1000);
 	r = liveid_handoff_next_due();
 	if (r != 0 && (next == 0 || r < next))
 		next = r;
-	wait = MsUntil(next, GetCurrentTimestamp());
+	wait = MsUntil(next, now);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_stat(false);
