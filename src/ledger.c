@@ -314,17 +314,17 @@ liveid_ledger_ready(const char *what)
 	(void) GetCurrentTransactionId();
 }
 
-/* A text Datum or a null. */
-static void
-SetText(Datum *values, char *nulls, int i, const char *s)
+/* A text Datum or a null, for an SPI statement's values and nulls (liveid.h). */
+void
+liveid_spi_text(Datum *values, char *nulls, int i, const char *s)
 {
 	values[i] = s ? CStringGetTextDatum(s) : (Datum) 0;
 	nulls[i] = s ? ' ' : 'n';
 }
 
-/* A uuid Datum from its checked text form, or a null. */
-static void
-SetUuid(Datum *values, char *nulls, int i, const char *s)
+/* A uuid Datum from its checked text form, or a null (liveid.h). */
+void
+liveid_spi_uuid(Datum *values, char *nulls, int i, const char *s)
 {
 	values[i] = s ? DirectFunctionCall1(uuid_in, CStringGetDatum(s)) : (Datum) 0;
 	nulls[i] = s ? ' ' : 'n';
@@ -341,9 +341,9 @@ SetBytea(const uint8 *data, size_t len)
 	return b;
 }
 
-/* A timestamptz Datum, or a null. */
-static void
-SetTime(Datum *values, char *nulls, int i, const TimestampTz *t)
+/* A timestamptz Datum, or a null (liveid.h). */
+void
+liveid_spi_time(Datum *values, char *nulls, int i, const TimestampTz *t)
 {
 	values[i] = t ? TimestampTzGetDatum(*t) : (Datum) 0;
 	nulls[i] = t ? ' ' : 'n';
@@ -366,19 +366,19 @@ liveid_ledger_insert(const LiveidCall *call)
 	LedgerAccess la;
 	int			rc;
 
-	SetText(values, nulls, 0, call->uid);
-	SetText(values, nulls, 1, call->organization);
-	SetUuid(values, nulls, 2, call->process);
-	SetText(values, nulls, 3, call->external_id);
-	SetText(values, nulls, 4, call->launch_url);
-	SetTime(values, nulls, 5, &created_at);
+	liveid_spi_text(values, nulls, 0, call->uid);
+	liveid_spi_text(values, nulls, 1, call->organization);
+	liveid_spi_uuid(values, nulls, 2, call->process);
+	liveid_spi_text(values, nulls, 3, call->external_id);
+	liveid_spi_text(values, nulls, 4, call->launch_url);
+	liveid_spi_time(values, nulls, 5, &created_at);
 	values[6] = DirectFunctionCall1(namein, CStringGetDatum(created_by));
 	nulls[6] = ' ';
-	SetUuid(values, nulls, 7, call->process_live);
-	SetUuid(values, nulls, 8, call->process_self);
-	SetText(values, nulls, 9, call->method);
-	SetTime(values, nulls, 10, call->expire);
-	SetUuid(values, nulls, 11, call->ref);
+	liveid_spi_uuid(values, nulls, 7, call->process_live);
+	liveid_spi_uuid(values, nulls, 8, call->process_self);
+	liveid_spi_text(values, nulls, 9, call->method);
+	liveid_spi_time(values, nulls, 10, call->expire);
+	liveid_spi_uuid(values, nulls, 11, call->ref);
 
 	LedgerEnter(&la, true);
 	rc = LedgerExecute(&insert_stmt, values, nulls, 0);
@@ -590,7 +590,7 @@ liveid_ledger_follow(const char *uid, const LiveidCallInfo *info)
 	const char *status = "expired",
 			   *close_status = NULL;
 
-	SetText(values, nulls, 0, uid);
+	liveid_spi_text(values, nulls, 0, uid);
 	if (info->latest >= 0)
 	{
 		const LiveidConference *c = &info->conferences[info->latest];
@@ -600,17 +600,17 @@ liveid_ledger_follow(const char *uid, const LiveidCallInfo *info)
 
 		status = c->status;
 		close_status = c->close_status;
-		SetText(values, nulls, 1, c->status);
-		SetText(values, nulls, 2, c->close_status);
-		SetText(values, nulls, 3, c->id_conference);
-		SetTime(values, nulls, 4, ended ? &end : NULL);
+		liveid_spi_text(values, nulls, 1, c->status);
+		liveid_spi_text(values, nulls, 2, c->close_status);
+		liveid_spi_text(values, nulls, 3, c->id_conference);
+		liveid_spi_time(values, nulls, 4, ended ? &end : NULL);
 		ref = LedgerChange(&update_stmt, values, nulls);
 	}
 	else
 	{
 		TimestampTz now = GetCurrentTransactionStartTimestamp();
 
-		SetTime(values, nulls, 1, &now);
+		liveid_spi_time(values, nulls, 1, &now);
 		ref = LedgerChange(&expire_stmt, values, nulls);
 	}
 	if (ref)
@@ -642,7 +642,7 @@ VisibleOrganization(LedgerStatement *st, const char *arg, bool *found)
 	char	   *organization = NULL;
 	int			rc;
 
-	SetText(values, nulls, 0, arg);
+	liveid_spi_text(values, nulls, 0, arg);
 	LedgerEnter(&la, false);
 	rc = LedgerExecute(st, values, nulls, 1);
 	if (rc != SPI_OK_SELECT)
@@ -764,7 +764,7 @@ liveid_ledger_by_ref(const char *ref, LiveidCallRef *out)
 	int			rc;
 
 	liveid_ledger_guard("liveid.receive_callback()");
-	SetUuid(values, nulls, 0, ref);
+	liveid_spi_uuid(values, nulls, 0, ref);
 	LedgerEnter(&la, true);
 	rc = LedgerExecute(&by_ref_stmt, values, nulls, 1);
 	if (rc != SPI_OK_SELECT)
@@ -821,7 +821,7 @@ liveid_event_find(const char *ref, const uint8 *digest)
 	Datum		values[2];
 	char		nulls[2] = {' ', ' '};
 
-	SetUuid(values, nulls, 0, ref);
+	liveid_spi_uuid(values, nulls, 0, ref);
 	values[1] = PointerGetDatum(SetBytea(digest, PG_SHA256_DIGEST_LENGTH));
 	return EventStatement(&event_find_stmt, values, nulls, SPI_OK_SELECT);
 }
@@ -837,15 +837,15 @@ liveid_event_insert(const LiveidEvent *ev)
 	char		nulls[12];
 	int64		id;
 
-	SetText(values, nulls, 0, ev->uid);
-	SetUuid(values, nulls, 1, ev->ref);
-	SetText(values, nulls, 2, ev->id_conference);
-	SetText(values, nulls, 3, ev->event);
-	SetText(values, nulls, 4, ev->close_status);
-	SetText(values, nulls, 5, ev->abort_code);
-	SetText(values, nulls, 6, ev->note);
-	SetText(values, nulls, 7, ev->confirmed_status);
-	SetText(values, nulls, 8, ev->confirmed_close_status);
+	liveid_spi_text(values, nulls, 0, ev->uid);
+	liveid_spi_uuid(values, nulls, 1, ev->ref);
+	liveid_spi_text(values, nulls, 2, ev->id_conference);
+	liveid_spi_text(values, nulls, 3, ev->event);
+	liveid_spi_text(values, nulls, 4, ev->close_status);
+	liveid_spi_text(values, nulls, 5, ev->abort_code);
+	liveid_spi_text(values, nulls, 6, ev->note);
+	liveid_spi_text(values, nulls, 7, ev->confirmed_status);
+	liveid_spi_text(values, nulls, 8, ev->confirmed_close_status);
 	values[9] = BoolGetDatum(ev->mismatch);
 	nulls[9] = ' ';
 	values[10] = JsonbPGetDatum(ev->payload);
@@ -914,7 +914,7 @@ liveid_ledger_reject(const char *uid)
 	char		nulls[1];
 	char	   *ref;
 
-	SetText(values, nulls, 0, uid);
+	liveid_spi_text(values, nulls, 0, uid);
 	ref = LedgerChange(&reject_stmt, values, nulls);
 	if (ref)
 		liveid_ledger_notify(uid, ref, "rejected", NULL);

@@ -307,6 +307,27 @@ CheckProxy(char **newval, void **extra, GucSource source)
 	return true;
 }
 
+/* The settings of the background worker and its outbox (worker.c). */
+static void
+DefineWorkerSettings(void)
+{
+	DefineCustomStringVariable("liveid.worker_database",
+							   "Database whose outbox liveid's background worker sends; empty: no worker.",
+							   "The worker also rejects the calls of rolled-back transactions, whatever their database.",
+							   &liveid_worker_database, "",
+							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("liveid.outbox_max_attempts",
+							"Times the background worker sends a start (or a rejection) before it gives up.",
+							"Only transport failures and 5xx answers are tried again.",
+							&liveid_outbox_max_attempts, 10, 1, 100,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("liveid.outbox_retry_delay",
+							"The background worker's first back-off after a failed attempt; it doubles with each.",
+							"Each wait is between half of it and all of it (jitter), at most an hour.",
+							&liveid_outbox_retry_delay, 1000, 10, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+}
+
 /* Module load: defines the settings and reserves the prefix. */
 void
 _PG_init(void)
@@ -372,21 +393,7 @@ _PG_init(void)
 							"Each snapshot deletes those older than this, in its transaction.",
 							&liveid_metrics_retention, 30 * 24 * 3600, 60, INT_MAX,
 							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
-	DefineCustomStringVariable("liveid.worker_database",
-							   "Database whose outbox liveid's background worker sends; empty: no worker.",
-							   "The worker also rejects the calls of rolled-back transactions, whatever their database.",
-							   &liveid_worker_database, "",
-							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("liveid.outbox_max_attempts",
-							"Times the background worker sends a start (or a rejection) before it gives up.",
-							"Only transport failures and 5xx answers are tried again.",
-							&liveid_outbox_max_attempts, 10, 1, 100,
-							PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("liveid.outbox_retry_delay",
-							"The background worker's first back-off after a failed attempt; it doubles with each.",
-							"Each wait is between half of it and all of it (jitter), at most an hour.",
-							&liveid_outbox_retry_delay, 1000, 10, 3600 * 1000,
-							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineWorkerSettings();
 	MarkGUCPrefixReserved("liveid");
 
 	if (process_shared_preload_libraries_in_progress)

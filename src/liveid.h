@@ -444,6 +444,10 @@ typedef struct LiveidTableAccess
 extern void liveid_owner_enter(LiveidTableAccess *la, const char *table);
 extern int	liveid_owner_execute(LiveidStatement *st, Datum *values,
 								 const char *nulls, long tcount);
+/* a statement's value i: text, uuid (from its text) or timestamptz; NULL a null */
+extern void liveid_spi_text(Datum *values, char *nulls, int i, const char *s);
+extern void liveid_spi_uuid(Datum *values, char *nulls, int i, const char *s);
+extern void liveid_spi_time(Datum *values, char *nulls, int i, const TimestampTz *t);
 extern void liveid_owner_leave(LiveidTableAccess *la);
 
 /* in ledger.c, for callback.c: a call found by its ref, and its events */
@@ -661,8 +665,7 @@ typedef struct LiveidOutboxStart
 
 extern bool liveid_outbox_installed(void);
 extern int	liveid_outbox_claim(int max, TimestampTz now, LiveidOutboxStart **out);
-extern void liveid_outbox_sent(const LiveidOutboxStart *s, TimestampTz sent_at);
-/* the same for n starts in a few statements; sent_at[i] of starts[i] */
+/* starts the service accepted, in a few statements; sent_at[i] of starts[i] */
 extern void liveid_outbox_sent_many(LiveidOutboxStart *const *starts, const TimestampTz *sent_at,
 									int n);
 extern void liveid_outbox_retry(const char *ref, const char *error, TimestampTz retry_at);

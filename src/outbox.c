@@ -70,15 +70,6 @@ static LiveidStatement claim_stmt = {
 	NULL
 };
 
-static LiveidStatement sent_stmt = {
-	"WITH d AS (DELETE FROM liveid.outbox_requests WHERE ref = $1) "
-	"UPDATE liveid.outbox SET state = 'sent', uid = $2, sent_at = $3, last_error = NULL "
-	"WHERE ref = $1",
-	3,
-	{UUIDOID, TEXTOID, TIMESTAMPTZOID},
-	NULL
-};
-
 static LiveidStatement sent_many_stmt = {
 	"WITH d AS (DELETE FROM liveid.outbox_requests WHERE ref = ANY ($1)) "
 	"UPDATE liveid.outbox o SET state = 'sent', uid = u.uid, sent_at = u.sent_at, "
@@ -124,21 +115,6 @@ static Datum
 UuidDatum(const char *s)
 {
 	return DirectFunctionCall1(uuid_in, CStringGetDatum(s));
-}
-
-/* A text Datum or a null, for the statements above. */
-static void
-SetText(Datum *values, char *nulls, int i, const char *s)
-{
-	values[i] = s ? CStringGetTextDatum(s) : (Datum) 0;
-	nulls[i] = s ? ' ' : 'n';
-}
-
-static void
-SetUuid(Datum *values, char *nulls, int i, const char *s)
-{
-	values[i] = s ? UuidDatum(s) : (Datum) 0;
-	nulls[i] = s ? ' ' : 'n';
 }
 
 /* Runs one statement as the owner of liveid.outbox; the rows it processed. */
@@ -222,19 +198,17 @@ liveid_enqueue_start(PG_FUNCTION_ARGS)
 	ref = UuidDatum(call->ref);
 	values[0] = ref;
 	nulls[0] = ' ';
-	SetText(values, nulls, 1, call->organization);
-	SetUuid(values, nulls, 2, call->process);
-	SetUuid(values, nulls, 3, call->process_live);
-	SetUuid(values, nulls, 4, call->process_self);
-	SetText(values, nulls, 5, call->external_id);
-	SetText(values, nulls, 6, call->method);
-	values[7] = call->expire ? TimestampTzGetDatum(*call->expire) : (Datum) 0;
-	nulls[7] = call->expire ? ' ' : 'n';
+	liveid_spi_text(values, nulls, 1, call->organization);
+	liveid_spi_uuid(values, nulls, 2, call->process);
+	liveid_spi_uuid(values, nulls, 3, call->process_live);
+	liveid_spi_uuid(values, nulls, 4, call->process_self);
+	liveid_spi_text(values, nulls, 5, call->external_id);
+	liveid_spi_text(values, nulls, 6, call->method);
+	liveid_spi_time(values, nulls, 7, call->expire);
 	values[8] = DirectFunctionCall1(namein,
 									CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
 	nulls[8] = ' ';
-	values[9] = TimestampTzGetDatum(now);
-	nulls[9] = ' ';
+	liveid_spi_time(values, nulls, 9, &now);
 	Execute(&enqueue_stmt, values, nulls, SPI_OK_INSERT);
 
 	values[1] = CStringGetTextDatum(body);
@@ -342,26 +316,9 @@ liveid_outbox_claim(int max, TimestampTz now, LiveidOutboxStart **out)
 }
 
 /*
- * A start the service accepted (s->call.uid and launch_url set): its
- * ledger row, the outbox row sent, and the NOTIFY of the new call.
- */
-void
-liveid_outbox_sent(const LiveidOutboxStart *s, TimestampTz sent_at)
-{
-	Datum		values[3];
-	char		nulls[3] = "   ";
-
-	liveid_ledger_insert(&s->call);
-	values[0] = UuidDatum(s->call.ref);
-	values[1] = CStringGetTextDatum(s->call.uid);
-	values[2] = TimestampTzGetDatum(sent_at);
-	Execute(&sent_stmt, values, nulls, SPI_OK_UPDATE);
-	liveid_ledger_notify(s->call.uid, s->call.ref, "created", NULL);
-}
-
-/*
- * The same for n starts, in one statement for the ledger, one for its
- * secrets and one for the outbox; each notified.
+ * Starts the service accepted (uid and launch_url set): their ledger rows
+ * (one statement, and one for their secrets), the outbox rows sent (one
+ * more), and the NOTIFY of each new call.
  */
 void
 liveid_outbox_sent_many(LiveidOutboxStart *const *starts, const TimestampTz *sent_at, int n)

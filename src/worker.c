@@ -213,7 +213,7 @@ RecordSent(void *arg)
 	RoundItem  *it = arg;
 
 	ReadUid(it);
-	liveid_outbox_sent(it->start, it->ended_at);
+	liveid_outbox_sent_many(&it->start, &it->ended_at, 1);
 }
 
 static void
@@ -451,6 +451,44 @@ RejectItem(RoundItem *it, LiveidBatchItem *bi)
 }
 
 /*
+ * The requests of a wave's starts and rejections (in the wave's memory),
+ * into batch; an item that cannot be sent (no key) has ended already.
+ * How many are to be sent.
+ */
+static int
+WaveItems(Wave *wave, LiveidOutboxStart *starts, int nstarts, LiveidReject *rejects,
+		  TimestampTz now, LiveidBatchItem *batch)
+{
+	int			nsend = 0;
+
+	for (int i = 0; i < wave->left; i++)
+	{
+		RoundItem  *it = palloc0(sizeof(RoundItem));
+		bool		send;
+
+		it->wave = wave;
+		if (i < nstarts)
+		{
+			it->start = &starts[i];
+			send = StartItem(it, &batch[nsend]);
+		}
+		else
+		{
+			it->reject = &rejects[i - nstarts];
+			send = RejectItem(it, &batch[nsend]);
+		}
+		if (send)
+			nsend++;
+		else
+		{
+			it->ended_at = now;
+			Finished(it);
+		}
+	}
+	return nsend;
+}
+
+/*
  * The stream's refill, in one transaction: records what ended, then takes
  * the rejections due and claims starts, up to max requests together
  * (committed as sending before anything is sent).  None once SIGTERM came.
@@ -463,7 +501,7 @@ Refill(void *arg, int max, LiveidBatchItem **out)
 	LiveidOutboxStart *starts = NULL;
 	int			nrejects,
 				nstarts = 0,
-				nsend = 0;
+				nsend;
 	bool		installed;
 	Wave	   *wave;
 	MemoryContext cxt;
@@ -506,30 +544,7 @@ Refill(void *arg, int max, LiveidBatchItem **out)
 	}
 	wave->left = nstarts + nrejects;
 	batch = palloc0(sizeof(LiveidBatchItem) * Max(wave->left, 1));
-	for (int i = 0; i < wave->left; i++)
-	{
-		RoundItem  *it = palloc0(sizeof(RoundItem));
-		bool		send;
-
-		it->wave = wave;
-		if (i < nstarts)
-		{
-			it->start = &starts[i];
-			send = StartItem(it, &batch[nsend]);
-		}
-		else
-		{
-			it->reject = &rejects[i - nstarts];
-			send = RejectItem(it, &batch[nsend]);
-		}
-		if (send)
-			nsend++;
-		else
-		{
-			it->ended_at = now;
-			Finished(it);
-		}
-	}
+	nsend = WaveItems(wave, starts, nstarts, rejects, now, batch);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_stat(false);
