@@ -330,9 +330,9 @@ liveid_spi_uuid(Datum *values, char *nulls, int i, const char *s)
 	nulls[i] = s ? ' ' : 'n';
 }
 
-/* A bytea of len bytes. */
-static bytea *
-SetBytea(const uint8 *data, size_t len)
+/* A bytea of len bytes (liveid.h). */
+bytea *
+liveid_bytea(const uint8 *data, size_t len)
 {
 	bytea	   *b = palloc(VARHDRSZ + len);
 
@@ -387,7 +387,7 @@ liveid_ledger_insert(const LiveidCall *call)
 	if (call->token_sha256)
 	{
 		Datum		token[2] = {values[11],
-		PointerGetDatum(SetBytea(call->token_sha256, PG_SHA256_DIGEST_LENGTH))};
+		PointerGetDatum(liveid_bytea(call->token_sha256, PG_SHA256_DIGEST_LENGTH))};
 
 		rc = LedgerExecute(&token_stmt, token, "  ", 0);
 		if (rc != SPI_OK_INSERT)
@@ -508,7 +508,7 @@ liveid_ledger_insert_many(const LiveidCall *const *calls, int n)
 		if (calls[k]->token_sha256)
 		{
 			UuidElem(&e[ntokens], &en[ntokens], calls[k]->ref);
-			te[ntokens++] = PointerGetDatum(SetBytea(calls[k]->token_sha256,
+			te[ntokens++] = PointerGetDatum(liveid_bytea(calls[k]->token_sha256,
 													 PG_SHA256_DIGEST_LENGTH));
 		}
 	if (ntokens > 0)
@@ -822,7 +822,7 @@ liveid_event_find(const char *ref, const uint8 *digest)
 	char		nulls[2] = {' ', ' '};
 
 	liveid_spi_uuid(values, nulls, 0, ref);
-	values[1] = PointerGetDatum(SetBytea(digest, PG_SHA256_DIGEST_LENGTH));
+	values[1] = PointerGetDatum(liveid_bytea(digest, PG_SHA256_DIGEST_LENGTH));
 	return EventStatement(&event_find_stmt, values, nulls, SPI_OK_SELECT);
 }
 
@@ -850,7 +850,7 @@ liveid_event_insert(const LiveidEvent *ev)
 	nulls[9] = ' ';
 	values[10] = JsonbPGetDatum(ev->payload);
 	nulls[10] = ' ';
-	values[11] = PointerGetDatum(SetBytea(ev->digest, PG_SHA256_DIGEST_LENGTH));
+	values[11] = PointerGetDatum(liveid_bytea(ev->digest, PG_SHA256_DIGEST_LENGTH));
 	nulls[11] = ' ';
 	id = EventStatement(&event_insert_stmt, values, nulls, SPI_OK_INSERT_RETURNING);
 	if (id < 0)

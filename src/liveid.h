@@ -448,6 +448,7 @@ extern int	liveid_owner_execute(LiveidStatement *st, Datum *values,
 extern void liveid_spi_text(Datum *values, char *nulls, int i, const char *s);
 extern void liveid_spi_uuid(Datum *values, char *nulls, int i, const char *s);
 extern void liveid_spi_time(Datum *values, char *nulls, int i, const TimestampTz *t);
+extern bytea *liveid_bytea(const uint8 *data, size_t len);	/* palloc'd */
 extern void liveid_owner_leave(LiveidTableAccess *la);
 
 /* in ledger.c, for callback.c: a call found by its ref, and its events */

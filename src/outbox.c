@@ -30,6 +30,7 @@
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "commands/extension.h"
+#include "common/sha2.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -178,6 +179,8 @@ liveid_enqueue_start(PG_FUNCTION_ARGS)
 	Datum		values[10];
 	char		nulls[10];
 	Datum		ref;
+	LiveidTableAccess la;
+	int			rc;
 	pg_uuid_t  *result;
 
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "liveid enqueue_start",
@@ -209,22 +212,21 @@ liveid_enqueue_start(PG_FUNCTION_ARGS)
 									CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
 	nulls[8] = ' ';
 	liveid_spi_time(values, nulls, 9, &now);
-	Execute(&enqueue_stmt, values, nulls, SPI_OK_INSERT);
-
-	values[1] = CStringGetTextDatum(body);
-	nulls[1] = ' ';
-	if (call->token_sha256)
+	liveid_owner_enter(&la, "outbox");
+	rc = liveid_owner_execute(&enqueue_stmt, values, nulls, 0);
+	if (rc == SPI_OK_INSERT)
 	{
-		bytea	   *b = palloc(VARHDRSZ + 32);
-
-		SET_VARSIZE(b, VARHDRSZ + 32);
-		memcpy(VARDATA(b), call->token_sha256, 32);
-		values[2] = PointerGetDatum(b);
-		nulls[2] = ' ';
+		/* the request beside it: ref, body, the secret's hash */
+		values[1] = CStringGetTextDatum(body);
+		nulls[1] = ' ';
+		values[2] = call->token_sha256 ?
+			PointerGetDatum(liveid_bytea(call->token_sha256, PG_SHA256_DIGEST_LENGTH)) : (Datum) 0;
+		nulls[2] = call->token_sha256 ? ' ' : 'n';
+		rc = liveid_owner_execute(&enqueue_body_stmt, values, nulls, 0);
 	}
-	else
-		nulls[2] = 'n';
-	Execute(&enqueue_body_stmt, values, nulls, SPI_OK_INSERT);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "a statement on liveid.outbox failed: %s", SPI_result_code_string(rc));
+	liveid_owner_leave(&la);
 	liveid_handoff_wake_at_commit();
 
 	MemoryContextSwitchTo(old);

@@ -101,6 +101,8 @@ static RoundItem **finished = NULL;
 static int	nfinished = 0;
 static int	finished_cap = 0;
 static bool requeued = false;	/* the outbox's leftovers were put back */
+static bool stream_installed;	/* the extension was there when the stream began */
+static bool stream_looked = false;	/* ... once per stream */
 
 static void
 HandleSigterm(SIGNAL_ARGS)
@@ -517,7 +519,12 @@ Refill(void *arg, int max, LiveidBatchItem **out)
 		CommitTransactionCommand();
 		return 0;
 	}
-	installed = liveid_outbox_installed();
+	if (!stream_looked)
+	{
+		stream_installed = liveid_outbox_installed();
+		stream_looked = true;
+	}
+	installed = stream_installed;
 	now = GetCurrentTimestamp();
 	if (installed && !requeued)
 	{
@@ -580,6 +587,7 @@ Round(void)
 	long		wait;
 
 	MemoryContextSwitchTo(worker_cxt);
+	stream_looked = false;
 	pgstat_report_activity(STATE_RUNNING, "sending");
 	liveid_http_stream(liveid_max_concurrency, 1,
 					   Refill, ItemDone, NULL);
