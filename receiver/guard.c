@@ -192,11 +192,16 @@ DropLate(double now)
 		if (g->busy || g->timed_out || now < g->deadline)
 			continue;
 		g->timed_out = true;
-		shutdown(g->fd, SHUT_RDWR);
-		/* one with a request in progress is logged as that request */
+
+		/*
+		 * One with a request in progress is logged as that request.  The
+		 * line is written before the shutdown, so that whoever sees the
+		 * connection end can already read why.
+		 */
 		if (!g->in_request)
 			log_line("dropped a connection from %s: no whole request within %u s",
 					 g->addr, receiver_opts.timeout);
+		shutdown(g->fd, SHUT_RDWR);
 	}
 }
 
