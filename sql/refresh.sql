@@ -6,6 +6,25 @@
 TRUNCATE liveid.calls CASCADE;
 CREATE FUNCTION public.liveid_test_stat(counter text) RETURNS bigint
 LANGUAGE sql AS $$ SELECT (liveid.request('GET', '/sim/stats') ->> counter)::bigint $$;
+-- the simulator's request counter once nothing more arrives (its own read
+-- is the only one in 100 ms): a request of an earlier batch that an error
+-- cut short can reach the simulator after the statement has ended
+CREATE FUNCTION public.liveid_test_requests_settled() RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    before bigint := liveid_test_stat('requests');
+    now_ bigint;
+BEGIN
+    FOR i IN 1 .. 100 LOOP
+        PERFORM pg_sleep(0.1);
+        now_ := liveid_test_stat('requests');
+        IF now_ = before + 1 THEN
+            RETURN now_;
+        END IF;
+        before := now_;
+    END LOOP;
+    RAISE EXCEPTION 'the simulator kept receiving requests for 10 s';
+END $$;
 -- a started call's uid (DEMO's live process)
 CREATE FUNCTION public.liveid_test_start(ext text, expire timestamptz DEFAULT NULL) RETURNS text
 LANGUAGE sql AS $$
@@ -69,7 +88,7 @@ SELECT external_id, status FROM liveid.calls ORDER BY external_id;
 
 -- One refresh: every row but the rejected one asked about; the unknown
 -- uid is a WARNING (the service's 404) and the others still change.
-SELECT liveid_test_stat('requests') AS n0 \gset
+SELECT liveid_test_requests_settled() AS n0 \gset
 SELECT liveid.refresh_calls() AS changed;
 SELECT liveid_test_stat('requests') - :n0 - 1 AS requests_sent;
 SELECT external_id, status, close_status, id_conference IS NOT NULL AS has_conference,
@@ -80,7 +99,7 @@ SELECT closed_at = expire AS closed_when_it_expired FROM liveid.calls WHERE exte
 
 -- Nothing new: no row changes, and only the calls still not final are
 -- asked about (waiting, answered, created, the unknown one).
-SELECT liveid_test_stat('requests') AS n0 \gset
+SELECT liveid_test_requests_settled() AS n0 \gset
 SELECT liveid.refresh_calls() AS changed_again;
 SELECT liveid_test_stat('requests') - :n0 - 1 AS requests_sent;
 
@@ -90,7 +109,7 @@ SELECT liveid_test_stat('requests') - :n0 - 1 AS requests_sent;
 SELECT liveid_test_sim('/sim/answer', jsonb_build_object('idConference', id_conference)) IS NOT NULL AS answered
   FROM liveid.calls WHERE external_id = 'R-WAIT';
 SELECT liveid_test_sim('/sim/close', jsonb_build_object('idConference', :'c_answered', 'closeStatus', 'N')) AS closed;
-SELECT liveid_test_stat('requests') AS n0 \gset
+SELECT liveid_test_requests_settled() AS n0 \gset
 SELECT liveid.refresh_calls(1) AS changed_oldest;
 SELECT liveid_test_stat('requests') - :n0 - 1 AS requests_sent;
 SELECT external_id, status FROM liveid.calls WHERE external_id IN ('R-WAIT', 'R-ANSWERED') ORDER BY 1;
@@ -98,14 +117,14 @@ SELECT liveid.refresh_calls(2) AS changed_next;
 SELECT external_id, status FROM liveid.calls WHERE external_id IN ('R-WAIT', 'R-ANSWERED') ORDER BY 1;
 
 -- ---------------------------------------------------------------- failing before anything is sent
-SELECT liveid_test_stat('requests') AS n0 \gset
+SELECT liveid_test_requests_settled() AS n0 \gset
 BEGIN READ ONLY;
 SELECT try($$SELECT liveid.refresh_calls()$$) AS read_only;
 ROLLBACK;
 SELECT liveid_test_stat('requests') - :n0 - 1 AS requests_sent;
 CREATE FUNCTION public.liveid_test_wrapped_refresh() RETURNS integer
 LANGUAGE plpgsql PARALLEL SAFE AS $$ BEGIN RETURN liveid.refresh_calls(); END $$;
-SELECT liveid_test_stat('requests') AS n0 \gset
+SELECT liveid_test_requests_settled() AS n0 \gset
 SET force_parallel_mode = on;
 SELECT try($$SELECT public.liveid_test_wrapped_refresh()$$) AS parallel_mode;
 RESET force_parallel_mode;
@@ -152,7 +171,7 @@ SELECT liveid_test_start('BOB-1') AS bob_uid \gset
 RESET ROLE;
 SELECT count(liveid_test_open(u)) AS opened
   FROM unnest(ARRAY[:'alice_uid', :'bob_uid']) u;
-SELECT liveid_test_stat('requests') AS n0 \gset
+SELECT liveid_test_requests_settled() AS n0 \gset
 SET ROLE liveid_test_alice;
 SELECT liveid.refresh_calls() AS alice_changed;
 RESET ROLE;
@@ -202,6 +221,7 @@ RESET ROLE;
 DROP ROLE liveid_test_user;
 
 TRUNCATE liveid.calls CASCADE;
+DROP FUNCTION public.liveid_test_requests_settled();
 DROP FUNCTION public.liveid_test_stat(text);
 DROP FUNCTION public.liveid_test_start(text, timestamptz);
 DROP FUNCTION public.liveid_test_sim(text, jsonb);
