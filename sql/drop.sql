@@ -1,5 +1,7 @@
 -- DROP EXTENSION leaves nothing behind but its roles.
 DROP FUNCTION public.try(text);
+DROP FUNCTION public.liveid_test_requests_settled();
+DROP FUNCTION public.liveid_test_stat(text);
 DROP EXTENSION liveid;
 SELECT count(*) AS schemas FROM pg_namespace WHERE nspname = 'liveid';
 SELECT count(*) AS functions FROM pg_proc WHERE proname LIKE 'liveid%'

@@ -1,4 +1,4 @@
--- Installing liveid: the schema, the two roles, and a helper for the tests.
+-- Installing liveid: the schema, the two roles, and helpers for the tests.
 CREATE EXTENSION liveid;
 SELECT extname, extversion, extrelocatable, n.nspname
   FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
@@ -27,3 +27,26 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 GRANT EXECUTE ON FUNCTION public.try(text) TO PUBLIC;
+
+-- A counter of the simulator's /sim/stats.
+CREATE FUNCTION public.liveid_test_stat(counter text) RETURNS bigint
+LANGUAGE sql AS $$ SELECT (liveid.request('GET', '/sim/stats') ->> counter)::bigint $$;
+-- the simulator's request counter once nothing more arrives (its own read
+-- is the only one in 100 ms): a request of an earlier batch that an error
+-- cut short can reach the simulator after the statement has ended
+CREATE FUNCTION public.liveid_test_requests_settled() RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    before bigint := liveid_test_stat('requests');
+    now_ bigint;
+BEGIN
+    FOR i IN 1 .. 100 LOOP
+        PERFORM pg_sleep(0.1);
+        now_ := liveid_test_stat('requests');
+        IF now_ = before + 1 THEN
+            RETURN now_;
+        END IF;
+        before := now_;
+    END LOOP;
+    RAISE EXCEPTION 'the simulator kept receiving requests for 10 s';
+END $$;

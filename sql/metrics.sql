@@ -5,27 +5,6 @@
 -- The ledger and liveid.metrics hold only this file's rows.
 TRUNCATE liveid.calls CASCADE;
 TRUNCATE liveid.metrics;
-CREATE FUNCTION public.liveid_test_stat(counter text) RETURNS bigint
-LANGUAGE sql AS $$ SELECT (liveid.request('GET', '/sim/stats') ->> counter)::bigint $$;
--- the simulator's request counter once nothing more arrives (its own read
--- is the only one in 100 ms): a request of an earlier batch that an error
--- cut short can reach the simulator after the statement has ended
-CREATE FUNCTION public.liveid_test_requests_settled() RETURNS bigint
-LANGUAGE plpgsql AS $$
-DECLARE
-    before bigint := liveid_test_stat('requests');
-    now_ bigint;
-BEGIN
-    FOR i IN 1 .. 100 LOOP
-        PERFORM pg_sleep(0.1);
-        now_ := liveid_test_stat('requests');
-        IF now_ = before + 1 THEN
-            RETURN now_;
-        END IF;
-        before := now_;
-    END LOOP;
-    RAISE EXCEPTION 'the simulator kept receiving requests for 10 s';
-END $$;
 CREATE FUNCTION public.liveid_test_sim(path text, body jsonb) RETURNS text
 LANGUAGE sql AS $$ SELECT liveid.request('POST', path, body) ->> 'success' $$;
 -- what the utility functions say now of DEMO and of procs, in the table's shape
@@ -216,6 +195,4 @@ DROP ROLE liveid_test_user;
 TRUNCATE liveid.metrics;
 DROP VIEW public.liveid_test_latest;
 DROP FUNCTION public.liveid_test_utility(uuid[]);
-DROP FUNCTION public.liveid_test_requests_settled();
-DROP FUNCTION public.liveid_test_stat(text);
 DROP FUNCTION public.liveid_test_sim(text, jsonb);

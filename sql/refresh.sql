@@ -4,27 +4,6 @@
 --
 -- The ledger holds only this file's calls.
 TRUNCATE liveid.calls CASCADE;
-CREATE FUNCTION public.liveid_test_stat(counter text) RETURNS bigint
-LANGUAGE sql AS $$ SELECT (liveid.request('GET', '/sim/stats') ->> counter)::bigint $$;
--- the simulator's request counter once nothing more arrives (its own read
--- is the only one in 100 ms): a request of an earlier batch that an error
--- cut short can reach the simulator after the statement has ended
-CREATE FUNCTION public.liveid_test_requests_settled() RETURNS bigint
-LANGUAGE plpgsql AS $$
-DECLARE
-    before bigint := liveid_test_stat('requests');
-    now_ bigint;
-BEGIN
-    FOR i IN 1 .. 100 LOOP
-        PERFORM pg_sleep(0.1);
-        now_ := liveid_test_stat('requests');
-        IF now_ = before + 1 THEN
-            RETURN now_;
-        END IF;
-        before := now_;
-    END LOOP;
-    RAISE EXCEPTION 'the simulator kept receiving requests for 10 s';
-END $$;
 -- a started call's uid (DEMO's live process)
 CREATE FUNCTION public.liveid_test_start(ext text, expire timestamptz DEFAULT NULL) RETURNS text
 LANGUAGE sql AS $$
@@ -221,8 +200,6 @@ RESET ROLE;
 DROP ROLE liveid_test_user;
 
 TRUNCATE liveid.calls CASCADE;
-DROP FUNCTION public.liveid_test_requests_settled();
-DROP FUNCTION public.liveid_test_stat(text);
 DROP FUNCTION public.liveid_test_start(text, timestamptz);
 DROP FUNCTION public.liveid_test_sim(text, jsonb);
 DROP FUNCTION public.liveid_test_open(text);
