@@ -328,9 +328,9 @@ DefineWorkerSettings(void)
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 }
 
-/* Module load: defines the settings and reserves the prefix. */
-void
-_PG_init(void)
+/* The service, its keys, and the defaults of a call. */
+static void
+DefineServiceSettings(void)
 {
 	DefineCustomStringVariable("liveid.url",
 							   "Base URL of the LiveID+ service; every request goes to a path under it.",
@@ -357,6 +357,17 @@ _PG_init(void)
 							   "Default process UUID.",
 							   NULL, &liveid_process, "",
 							   PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("liveid.callback_url",
+							   "Server-callback URL service_start uses when the customer has none (https, approved by Namirial).",
+							   "Calls started with a callback carry liveid_ref and a per-call liveid_token in otherParams.",
+							   &liveid_callback_url, "",
+							   PGC_SUSET, 0, CheckCallbackUrl, NULL, NULL);
+}
+
+/* How requests are made: time limits, TLS, proxy, sizes, concurrency. */
+static void
+DefineTransportSettings(void)
+{
 	DefineCustomIntVariable("liveid.connect_timeout",
 							"Time limit to connect to LiveID+ (TCP and TLS).",
 							NULL, &liveid_connect_timeout, 2000, 1, INT_MAX,
@@ -379,15 +390,18 @@ _PG_init(void)
 							NULL, &liveid_max_response_size, 8 * 1024 * 1024,
 							1024, MaxAllocSize, PGC_SUSET, GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
-	DefineCustomStringVariable("liveid.callback_url",
-							   "Server-callback URL service_start uses when the customer has none (https, approved by Namirial).",
-							   "Calls started with a callback carry liveid_ref and a per-call liveid_token in otherParams.",
-							   &liveid_callback_url, "",
-							   PGC_SUSET, 0, CheckCallbackUrl, NULL, NULL);
 	DefineCustomIntVariable("liveid.max_concurrency",
 							"Requests in flight at once for the functions that fan out.",
 							NULL, &liveid_max_concurrency, 16, 1, 256,
 							PGC_SUSET, 0, NULL, NULL, NULL);
+}
+
+/* Module load: defines the settings and reserves the prefix. */
+void
+_PG_init(void)
+{
+	DefineServiceSettings();
+	DefineTransportSettings();
 	DefineCustomIntVariable("liveid.metrics_retention",
 							"How long liveid.collect_metrics() keeps snapshots.",
 							"Each snapshot deletes those older than this, in its transaction.",
